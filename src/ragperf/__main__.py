@@ -1,0 +1,5 @@
+"""`python -m ragperf` is the `ragperf` command."""
+
+from ragperf.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Statistics over measured queries: summaries, bottlenecks, targets, comparisons."""

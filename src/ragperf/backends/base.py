@@ -1,0 +1,95 @@
+"""The profiler backend interface: small on purpose (name, placement, availability, hooks, collect)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from ragperf.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    from ragperf.schema.v1 import Artifact, Hotspot
+
+__all__ = ["Backend", "BackendOutput", "OptionSpec", "Placement"]
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+Placement = Literal["worker", "wrapper"]
+
+
+@dataclass(frozen=True, slots=True)
+class OptionSpec:
+    """One documented backend option: its type, default and what it does."""
+
+    type: type[bool] | type[int] | type[float] | type[str]
+    default: bool | int | float | str
+    help: str
+
+
+@dataclass(slots=True)
+class BackendOutput:
+    """What a backend adds to a run file after the worker has finished."""
+
+    hotspots: list[Hotspot] = field(default_factory=list)
+    artifacts: list[Artifact] = field(default_factory=list)
+
+
+class Backend:
+    """A profiler backend.
+
+    `placement = "worker"`: switched on inside the worker around the measured queries (`start`,
+    `stop`). `placement = "wrapper"`: its program wraps the worker command (`wrap_command`), and it
+    may still switch itself on in the worker. `collect` runs in the parent and turns the native
+    artifact into schema objects. Heavy imports belong inside methods, never at module level.
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    placement: ClassVar[Placement] = "worker"
+    options_spec: ClassVar[Mapping[str, OptionSpec]] = {}
+
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        self.options: dict[str, Any] = {key: spec.default for key, spec in self.options_spec.items()}
+        for key, value in (options or {}).items():
+            spec = self.options_spec.get(key)
+            if spec is None:
+                valid = ", ".join(self.options_spec) or "none"
+                raise ConfigError(f"backend '{self.name}' has no option '{key}' (its options: {valid})")
+            self.options[key] = _convert(self.name, key, value, spec)
+
+    def check_available(self) -> None:
+        """Raise BackendUnavailable (one line, with the fix) when this backend cannot run here."""
+
+    def wrap_command(self, command: list[str], artifacts: Path) -> list[str]:  # noqa: ARG002 - for wrappers
+        """The command that runs the worker; wrappers put their program in front."""
+        return command
+
+    def start(self, artifacts: Path) -> None:
+        """Switch profiling on, in the worker, just before the first measured query."""
+
+    def stop(self) -> None:
+        """Switch profiling off, in the worker, just after the last measured query."""
+
+    def collect(self, artifacts: Path) -> BackendOutput:  # noqa: ARG002 - the timer has nothing to collect
+        """Read the native artifact (in the parent) and normalise it."""
+        return BackendOutput()
+
+
+def _convert(backend: str, key: str, value: Any, spec: OptionSpec) -> bool | int | float | str:
+    """Give a command-line string (or a TOML value) the option's declared type."""
+    if isinstance(value, spec.type) and not (spec.type is int and isinstance(value, bool)):
+        return value
+    text = str(value).strip().lower()
+    try:
+        if spec.type is bool:
+            if text in _TRUE | _FALSE:
+                return text in _TRUE
+            raise ValueError(text)
+        return spec.type(value)
+    except ValueError:
+        kind = spec.type.__name__
+        raise ConfigError(f"backend '{backend}' option '{key}' = {value!r}: expected a {kind}") from None

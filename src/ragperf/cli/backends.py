@@ -1,0 +1,44 @@
+"""`ragperf backends [NAME]`: what is installed, whether it can run here, and its options."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ragperf.cli.common import out_console, user_errors
+from ragperf.errors import RagperfError
+
+__all__ = ["backends"]
+
+
+@user_errors
+def backends(
+    name: Annotated[str | None, typer.Argument(help="Show one backend's options.")] = None,
+) -> None:
+    """List the profiler backends registered in the 'ragperf.backends' entry-point group."""
+    from ragperf.backends.registry import available_backends, load_backend
+
+    if name is not None:
+        backend, entry = load_backend(name)
+        out_console.print(f"[bold]{backend.name}[/bold] ({entry.distribution} {entry.version}): {backend.summary}")
+        out_console.print(f"runs: {'inside the worker' if backend.placement == 'worker' else 'wrapping the worker'}")
+        for key, spec in backend.options_spec.items():
+            out_console.print(f"  -O {key}=<{spec.type.__name__}>  (default {spec.default!r}) {spec.help}")
+        if not backend.options_spec:
+            out_console.print("  no options")
+        return
+    table = Table(title="ragperf backends")
+    for column in ("name", "from", "runs", "usable here", "what it measures"):
+        table.add_column(column)
+    for entry in available_backends().values():
+        try:
+            backend, _ = load_backend(entry.name)
+            backend.check_available()
+        except RagperfError as exc:
+            table.add_row(entry.name, f"{entry.distribution} {entry.version}", "", f"[red]no[/red]: {exc}", "")
+            continue
+        usable, summary, placement = "[green]yes[/green]", backend.summary, backend.placement
+        table.add_row(entry.name, f"{entry.distribution} {entry.version}", placement, usable, summary)
+    out_console.print(table)

@@ -1,0 +1,73 @@
+"""A rich progress display that follows the worker's events."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from rich.console import Console
+    from rich.progress import TaskID
+
+__all__ = ["RunProgress"]
+
+
+class RunProgress:
+    """Setup, warm-up and measured queries, with ETA and the last query's latency."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[note]}"),
+            console=console,
+            transient=False,
+        )
+        self._warm: TaskID | None = None
+        self._measured: TaskID | None = None
+        self._failed = 0
+        self._warmup = 0
+        self._started = False
+
+    def __enter__(self) -> RunProgress:
+        # The display starts in begin(), once the config and backend checks have passed, so
+        # that an early one-line error is not preceded by an empty progress area.
+        return self
+
+    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+        if self._progress.live.is_started:
+            self._progress.stop()
+
+    def begin(self, warmup: int, measured: int) -> None:
+        """Create the bars and start the display."""
+        self._warmup = warmup
+        self._progress.start()
+        self._warm = self._progress.add_task("setup", total=warmup or None, note="importing and setting up")
+        self._measured = self._progress.add_task("measured", total=measured, note="", start=False)
+
+    def event(self, event: dict[str, Any]) -> None:
+        """Advance on each worker event."""
+        if self._warm is None or self._measured is None:  # begin() has not run: nothing to show
+            return
+        kind = event["type"]
+        if kind == "ready":
+            self._progress.update(
+                self._warm, description="warm-up", note=f"setup took {event['setup_ms'] / 1000:.1f} s"
+            )
+        elif kind == "warmup":
+            self._progress.update(self._warm, description="warm-up", advance=1)
+        elif kind == "query":
+            if not self._started:
+                self._started = True
+                self._progress.update(self._warm, total=self._warmup or 1, completed=self._warmup or 1)
+                self._progress.start_task(self._measured)
+            self._failed += event["error"] is not None
+            failed = f", {self._failed} failed" if self._failed else ""
+            self._progress.update(self._measured, advance=1, note=f"last {event['total_ms']:.0f} ms{failed}")

@@ -1,0 +1,238 @@
+"""The TOML config file: Pydantic models and a loader whose every error is one line with the fix."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+import sys
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ragperf.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pydantic_core import ErrorDetails
+
+__all__ = [
+    "DEFAULT_CONFIG_NAME",
+    "BackendConfig",
+    "Config",
+    "PipelineConfig",
+    "RunConfig",
+    "StageConfig",
+    "SubStageConfig",
+    "Targets",
+    "load_config",
+]
+
+DEFAULT_CONFIG_NAME = "ragperf.toml"
+StageKind = Literal["classification", "rewrite", "embedding", "retrieval", "rerank", "generation", "other"]
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_CALL = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_name(value: str) -> str:
+    if not _NAME.match(value):
+        msg = "use letters, digits, '_' or '-', starting with a letter"
+        raise ValueError(msg)
+    return value
+
+
+def _check_call(value: str) -> str:
+    if not _CALL.match(value):
+        msg = "expected an import path like 'package.module:function'"
+        raise ValueError(msg)
+    return value
+
+
+class SubStageConfig(_Model):
+    """One branch of a parallel stage."""
+
+    name: str
+    call: str
+    enabled: bool = True
+
+    _name = field_validator("name")(_check_name)
+    _call = field_validator("call")(_check_call)
+
+
+class StageConfig(_Model):
+    """One pipeline stage: a callable, or a set of sub-stages run concurrently."""
+
+    name: str
+    call: str | None = None
+    kind: StageKind = "other"
+    target_ms: float | None = Field(default=None, gt=0)
+    enabled: bool = True
+    parallel: tuple[SubStageConfig, ...] | None = None
+    merge: str | None = None
+
+    _name = field_validator("name")(_check_name)
+
+    @field_validator("call", "merge")
+    @classmethod
+    def _calls(cls, value: str | None) -> str | None:
+        return None if value is None else _check_call(value)
+
+    @model_validator(mode="after")
+    def _call_or_parallel(self) -> StageConfig:
+        if (self.call is None) == (self.parallel is None):
+            msg = "give either 'call' or 'parallel' (a list of sub-stages), not both"
+            raise ValueError(msg)
+        if self.merge is not None and self.parallel is None:
+            msg = "'merge' only applies to a stage with 'parallel' sub-stages"
+            raise ValueError(msg)
+        names = [sub.name for sub in self.parallel or ()]
+        if len(set(names)) != len(names) or (self.merge and "merge" in names):
+            msg = "sub-stage names must be unique (and not 'merge' when a merge is set)"
+            raise ValueError(msg)
+        return self
+
+
+class PipelineConfig(_Model):
+    """Where the pipeline's code and queries live."""
+
+    name: str = "pipeline"
+    setup: str | None = None
+    teardown: str | None = None
+    queries: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("setup", "teardown")
+    @classmethod
+    def _calls(cls, value: str | None) -> str | None:
+        return None if value is None else _check_call(value)
+
+
+class RunConfig(_Model):
+    """How many queries to run."""
+
+    warmup: int = Field(default=3, ge=0)
+    queries: int = Field(default=100, ge=1)
+
+
+class Targets(_Model):
+    """Pipeline-level targets; the defaults are the seed plan's."""
+
+    p50_ms: float | None = 500
+    p95_ms: float | None = 1000
+    p99_ms: float | None = 1500
+    peak_memory_mb: float | None = 512
+    leak_mb_per_iter: float | None = 0.5
+    sustained_qps: float | None = 50
+    peak_qps: float | None = 100
+
+
+class BackendConfig(_Model):
+    """The default profiler backend and its options (the command line overrides both)."""
+
+    name: str = "timer"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Config(_Model):
+    """A whole config file."""
+
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
+    stages: tuple[StageConfig, ...] = Field(min_length=1)
+    targets: Targets = Field(default_factory=Targets)
+    backend: BackendConfig = Field(default_factory=BackendConfig)
+
+    @model_validator(mode="after")
+    def _unique_stages(self) -> Config:
+        names = [stage.name for stage in self.stages]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            msg = f"stage names must be unique; repeated: {', '.join(duplicates)}"
+            raise ValueError(msg)
+        return self
+
+    def digest(self) -> str:
+        """A short hash of the resolved config, so a diff can tell two setups apart."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a config file; raise ConfigError with a one-line message on any problem."""
+    if not path.is_file():
+        hint = "pass the path of a ragperf TOML file (e.g. configs/demo.toml)"
+        raise ConfigError(f"{path}: config file not found; {hint}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: TOML syntax error: {exc}; fix the line it names") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the file ({exc})") from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise ConfigError(f"{path}: {_describe(errors[0])}{more}") from None
+
+
+def _describe(error: ErrorDetails) -> str:
+    """Turn one Pydantic error into 'key: problem; fix'."""
+    loc = [part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-"))]
+    key = _key(loc)
+    if error["type"] == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        valid = list(model.model_fields) if model else []
+        close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+        fix = f"did you mean '{close[0]}'?" if close else f"valid keys here: {', '.join(valid)}"
+        return f"{key}: unknown key; {fix}"
+    if error["type"] == "missing":
+        return f"{key}: required key is missing; add it"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "value_error":
+        return f"{key or 'file'}: {message}"
+    return f"{key or 'file'}: {message} (got {error.get('input')!r})"
+
+
+def _key(loc: list[int | str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _model_at(loc: list[int | str]) -> type[BaseModel] | None:
+    """The model class that validates the table at `loc` (for listing its valid keys)."""
+    model: type[BaseModel] = Config
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        nested = _model_in(field.annotation)
+        if nested is None:
+            return None
+        model = nested
+    return model
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

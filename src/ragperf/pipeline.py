@@ -1,0 +1,263 @@
+"""Run one query through the configured stages, timing every stage and sub-stage.
+
+Sync pipelines run as plain calls; a pipeline with any `async def` callable runs each query as
+a coroutine on one event loop. Parallel sub-stages run on a thread pool (sync) or as tasks
+(async). Every call goes through its stage's trampoline so profilers can attribute samples.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from time import perf_counter_ns
+from typing import TYPE_CHECKING, Any
+
+from ragperf.resolve import resolve_callable
+from ragperf.spans import OpenSpan, Recorder, SpanRecord, current_span
+from ragperf.trampoline import make_trampoline
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from ragperf.config import Config
+    from ragperf.state import State
+
+__all__ = ["Executor", "Plan", "StageFailed", "Step", "build_plan"]
+
+
+class StageFailed(Exception):
+    """A stage raised; `path` names it and `__cause__` is the user's exception."""
+
+    def __init__(self, path: str, error: BaseException) -> None:
+        super().__init__(f"stage '{path}' raised {type(error).__name__}: {error}")
+        self.path = path
+        self.error = error
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A resolved stage: its callable and trampoline, or its concurrent sub-stages."""
+
+    name: str
+    path: str
+    call: Callable[[Any], Any] | None
+    trampoline: Callable[[Callable[[Any], Any], Any], Any] | None
+    is_async: bool
+    subs: tuple[Step, ...] = ()
+    merge: Step | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The enabled steps in order, and the pipeline's setup and teardown."""
+
+    steps: tuple[Step, ...]
+    setup: Callable[..., Any] | None
+    teardown: Callable[..., Any] | None
+
+    @property
+    def needs_loop(self) -> bool:
+        """True when any callable is `async def`: queries then run on an event loop."""
+        return any(_any_async(step) for step in self.steps) or any(
+            fn is not None and inspect.iscoroutinefunction(fn) for fn in (self.setup, self.teardown)
+        )
+
+    @property
+    def max_parallel(self) -> int:
+        """The widest fan-out, which sizes the thread pool."""
+        return max((len(step.subs) for step in self.steps), default=0)
+
+
+def _any_async(step: Step) -> bool:
+    return (
+        step.is_async or any(_any_async(sub) for sub in step.subs) or (step.merge is not None and step.merge.is_async)
+    )
+
+
+def _step(name: str, path: str, target: str, key: str) -> Step:
+    fn = resolve_callable(target, key=key)
+    is_async = inspect.iscoroutinefunction(fn)
+    return Step(name, path, fn, make_trampoline(path, is_async=is_async), is_async)
+
+
+def build_plan(config: Config) -> Plan:
+    """Import every callable the config names (raising ConfigError on the first bad one)."""
+    steps = []
+    for i, stage in enumerate(config.stages):
+        key = f"stages[{i}]"
+        if stage.call is not None:
+            step = _step(stage.name, stage.name, stage.call, f"{key}.call")
+        else:
+            subs = tuple(
+                _step(sub.name, f"{stage.name}.{sub.name}", sub.call, f"{key}.parallel[{j}].call")
+                for j, sub in enumerate(stage.parallel or ())
+                if sub.enabled
+            )
+            merge = None if stage.merge is None else _step("merge", f"{stage.name}.merge", stage.merge, f"{key}.merge")
+            step = Step(stage.name, stage.name, None, None, is_async=False, subs=subs, merge=merge)
+        if stage.enabled:
+            steps.append(step)
+    pipeline = config.pipeline
+    setup = None if pipeline.setup is None else resolve_callable(pipeline.setup, key="pipeline.setup")
+    teardown = None if pipeline.teardown is None else resolve_callable(pipeline.teardown, key="pipeline.teardown")
+    return Plan(tuple(steps), setup, teardown)
+
+
+def _close(recorder: Recorder, span: OpenSpan, start: int, error: BaseException | None) -> None:
+    end = perf_counter_ns()
+    text = None if error is None else f"{type(error).__name__}: {error}"
+    recorder.spans.append(SpanRecord(span.path, start - recorder.origin_ns, end - start, text, span.metrics))
+
+
+def _run_sync(step: Step, state: State, recorder: Recorder) -> Any:
+    span = OpenSpan(step.path, {})
+    token = current_span.set(span)
+    start = perf_counter_ns()
+    try:
+        out = step.trampoline(step.call, state)  # type: ignore[misc,arg-type]
+    except Exception as exc:
+        _close(recorder, span, start, exc)
+        current_span.reset(token)
+        raise StageFailed(step.path, exc) from exc
+    _close(recorder, span, start, None)
+    current_span.reset(token)
+    return out
+
+
+async def _run_async(step: Step, state: State, recorder: Recorder) -> Any:
+    span = OpenSpan(step.path, {})
+    token = current_span.set(span)
+    start = perf_counter_ns()
+    try:
+        out = await step.trampoline(step.call, state)  # type: ignore[misc,arg-type]
+    except Exception as exc:
+        _close(recorder, span, start, exc)
+        current_span.reset(token)
+        raise StageFailed(step.path, exc) from exc
+    _close(recorder, span, start, None)
+    current_span.reset(token)
+    return out
+
+
+def _first_failure(results: list[Any]) -> StageFailed | None:
+    return next((r for r in results if isinstance(r, StageFailed)), None)
+
+
+class Executor:
+    """Runs queries through a plan; owns the thread pool and, for async pipelines, the loop."""
+
+    def __init__(self, plan: Plan, recorder: Recorder) -> None:
+        self.plan = plan
+        self.recorder = recorder
+        width = plan.max_parallel
+        self._pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="ragperf-stage") if width else None
+        self._runner = asyncio.Runner() if plan.needs_loop else None
+
+    def close(self) -> None:
+        """Shut the pool and the loop down."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        if self._runner is not None:
+            self._runner.close()
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call setup/teardown, awaiting it on the pipeline's loop when it is `async def`."""
+        result = fn(*args)
+        if inspect.isawaitable(result):
+            if self._runner is None:
+                self._runner = asyncio.Runner()
+            return self._runner.run(_await(result))
+        return result
+
+    def run_query(self, state: State) -> None:
+        """Run every enabled stage for one query; raise StageFailed on the first stage that raises."""
+        if self._runner is not None:
+            self._runner.run(self._query_async(state))
+            return
+        for step in self.plan.steps:
+            state.outputs[step.name] = (
+                self._parallel_sync(step, state) if step.subs else _run_sync(step, state, self.recorder)
+            )
+
+    def _parallel_sync(self, step: Step, state: State) -> Any:
+        recorder, pool = self.recorder, self._pool
+        if pool is None:  # pragma: no cover - build_plan gives every fan-out a pool
+            raise RuntimeError(step.path)
+        span = OpenSpan(step.path, {})
+        token = current_span.set(span)
+        start = perf_counter_ns()
+        try:
+            futures = [
+                pool.submit(contextvars.copy_context().run, _run_sync, sub, state, recorder) for sub in step.subs
+            ]
+            results: list[Any] = []
+            for future in futures:
+                try:
+                    results.append(future.result())
+                except StageFailed as failed:
+                    results.append(failed)
+            out = self._gathered(step, state, results)
+            if step.merge is not None:
+                out = _run_sync(step.merge, state, recorder)
+        except StageFailed as failed:
+            _close(recorder, span, start, failed.error)
+            current_span.reset(token)
+            raise
+        _close(recorder, span, start, None)
+        current_span.reset(token)
+        return out
+
+    async def _query_async(self, state: State) -> None:
+        for step in self.plan.steps:
+            if step.subs:
+                out = await self._parallel_async(step, state)
+            elif step.is_async:
+                out = await _run_async(step, state, self.recorder)
+            else:
+                out = _run_sync(step, state, self.recorder)
+            state.outputs[step.name] = out
+
+    async def _parallel_async(self, step: Step, state: State) -> Any:
+        recorder, loop = self.recorder, asyncio.get_running_loop()
+        span = OpenSpan(step.path, {})
+        token = current_span.set(span)
+        start = perf_counter_ns()
+        try:
+            waits: list[Awaitable[Any]] = [
+                _run_async(sub, state, recorder)
+                if sub.is_async
+                else loop.run_in_executor(self._pool, contextvars.copy_context().run, _run_sync, sub, state, recorder)
+                for sub in step.subs
+            ]
+            results = list(await asyncio.gather(*waits, return_exceptions=True))
+            out = self._gathered(step, state, results)
+            if step.merge is not None:
+                merge = step.merge
+                out = await _run_async(merge, state, recorder) if merge.is_async else _run_sync(merge, state, recorder)
+        except StageFailed as failed:
+            _close(recorder, span, start, failed.error)
+            current_span.reset(token)
+            raise
+        _close(recorder, span, start, None)
+        current_span.reset(token)
+        return out
+
+    @staticmethod
+    def _gathered(step: Step, state: State, results: list[Any]) -> dict[str, Any]:
+        """Sub-stage outputs by name; re-raise the first failure (others still ran to the end)."""
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, StageFailed):
+                raise result
+        failure = _first_failure(results)
+        if failure is not None:
+            raise failure
+        outputs = {sub.name: result for sub, result in zip(step.subs, results, strict=True)}
+        state.outputs[step.name] = outputs
+        return outputs
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable

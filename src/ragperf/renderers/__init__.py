@@ -1,0 +1,1 @@
+"""Output formats for run files: one module per format."""

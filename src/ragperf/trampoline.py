@@ -1,0 +1,40 @@
+"""Per-stage trampolines: a frame every profiler can see, telling which stage a sample belongs to.
+
+Each stage is called through `ragperf_stage__<name>(fn, state)`, compiled with the file name
+`<ragperf-stage:<path>>`. Profilers keep the file name of a frame in their stacks (pyinstrument,
+memray, py-spy, scalene, tracemalloc all do), so a backend attributes a sample to the stage of the
+innermost trampoline frame on its stack. Renaming only `co_name` is not enough: py-spy and scalene
+read `co_qualname`, and tracemalloc reads the file name.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["STAGE_FILE_PREFIX", "make_trampoline", "stage_of_filename"]
+
+STAGE_FILE_PREFIX = "<ragperf-stage:"
+_UNSAFE = re.compile(r"\W")
+
+
+def make_trampoline(path: str, *, is_async: bool) -> Callable[[Callable[[Any], Any], Any], Any]:
+    """Compile `ragperf_stage__<path>(fn, state)` whose frame names the stage."""
+    func_name = "ragperf_stage__" + _UNSAFE.sub("_", path)
+    if is_async:
+        source = f"async def {func_name}(fn, state):\n    return await fn(state)\n"
+    else:
+        source = f"def {func_name}(fn, state):\n    return fn(state)\n"
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"{STAGE_FILE_PREFIX}{path}>", "exec"), namespace)  # noqa: S102 - fixed source
+    return namespace[func_name]  # type: ignore[no-any-return]
+
+
+def stage_of_filename(filename: str) -> str | None:
+    """The stage path of a trampoline frame's file name, or None for any other frame."""
+    if filename.startswith(STAGE_FILE_PREFIX) and filename.endswith(">"):
+        return filename[len(STAGE_FILE_PREFIX) : -1]
+    return None

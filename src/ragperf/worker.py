@@ -1,0 +1,170 @@
+"""The measuring process: `python -m ragperf.worker SPEC.json STREAM.jsonl`.
+
+Imports the user's code, calls setup once, runs the warm-up queries (not measured), switches the
+backend on, runs the measured queries, switches it off, calls teardown. Every event goes to the
+stream file as it happens. This module imports no typer and no rich: it must stay light, since
+wrapping profilers see everything it loads.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import traceback
+from pathlib import Path
+from time import perf_counter_ns
+from typing import TYPE_CHECKING, Any
+
+from ragperf import spans
+from ragperf.backends.registry import load_backend
+from ragperf.errors import ExitCode, PipelineFailed, RagperfError
+from ragperf.pipeline import Executor, StageFailed, build_plan
+from ragperf.spec import Stream, WorkerSpec
+from ragperf.state import State
+
+if TYPE_CHECKING:
+    from ragperf.backends.base import Backend
+    from ragperf.pipeline import Plan
+    from ragperf.spec import QueryItem
+
+__all__ = ["main"]
+
+_TRACEBACK_LIMIT = 4000
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m ragperf.worker SPEC.json STREAM.jsonl", file=sys.stderr)
+        return ExitCode.USAGE
+    spec = WorkerSpec.model_validate_json(Path(args[0]).read_text(encoding="utf-8"))
+    stream = Stream(Path(args[1]))
+    try:
+        return _run(spec, stream)
+    except RagperfError as exc:
+        stream.write("error", exit_code=int(exc.exit_code), message=str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        stream.write("end", complete=False, reason="interrupted")
+        return ExitCode.INTERRUPTED
+    finally:
+        stream.close()
+
+
+def _run(spec: WorkerSpec, stream: Stream) -> int:
+    # The config's folder goes first, so a module beside the config imports with no PYTHONPATH.
+    sys.path.insert(0, spec.config_dir)
+    backend, _ = load_backend(spec.backend, spec.backend_options)
+    plan = build_plan(spec.config)
+    recorder = spans.Recorder()
+    spans.install(recorder)
+    executor = Executor(plan, recorder)
+    try:
+        ctx = _setup(plan, executor, spec.config.pipeline.options, stream)
+        try:
+            for i in range(spec.warmup):
+                _warm(executor, spec.queries[i % len(spec.queries)], ctx, i)
+                stream.write("warmup", index=i)
+            recorder.drain()
+            complete, reason = _measure(spec, executor, backend, ctx, stream)
+        finally:
+            if plan.teardown is not None:
+                _call_hook(executor, plan.teardown, "pipeline.teardown", ctx)
+    finally:
+        spans.install(None)
+        executor.close()
+    stream.write("end", complete=complete, reason=reason)
+    return ExitCode.OK
+
+
+def _setup(plan: Plan, executor: Executor, options: dict[str, Any], stream: Stream) -> Any:
+    if plan.setup is None:
+        return None
+    start = perf_counter_ns()
+    takes_options = bool(inspect.signature(plan.setup).parameters)
+    ctx = _call_hook(executor, plan.setup, "pipeline.setup", *((options,) if takes_options else ()))
+    stream.write("ready", setup_ms=(perf_counter_ns() - start) / 1e6)
+    return ctx
+
+
+def _call_hook(executor: Executor, fn: Any, key: str, *args: Any) -> Any:
+    try:
+        return executor.call(fn, *args)
+    except Exception as exc:
+        msg = f"{key} raised {type(exc).__name__}: {exc}"
+        raise PipelineFailed(msg) from exc
+
+
+def _warm(executor: Executor, item: QueryItem, ctx: Any, index: int) -> None:
+    try:
+        executor.run_query(State(item.text, ctx, {}, item.id, dict(item.meta)))
+    except StageFailed as failed:
+        msg = (
+            f"warm-up query {index} ('{item.id}') failed: {failed}; fix the stage, or use --warmup 0 to see it measured"
+        )
+        raise PipelineFailed(msg) from failed
+
+
+def _measure(
+    spec: WorkerSpec, executor: Executor, backend: Backend, ctx: Any, stream: Stream
+) -> tuple[bool, str | None]:
+    """Run the measured queries under the backend; return (complete, why not)."""
+    artifacts = Path(spec.artifacts)
+    recorder = executor.recorder
+    backend.start(artifacts)
+    try:
+        for index in range(spec.measured):
+            item = spec.queries[index % len(spec.queries)]
+            state = State(item.text, ctx, {}, item.id, dict(item.meta))
+            error = None
+            start = perf_counter_ns()
+            try:
+                executor.run_query(state)
+            except StageFailed as failed:
+                error = _error_record(failed)
+            total_ns = perf_counter_ns() - start
+            stream.write("query", **_query_record(index, item, total_ns, recorder.drain(), error))
+            if error is not None and spec.fail_fast:
+                return False, f"stopped by --fail-fast at query {index} (stage '{error['stage']}' raised)"
+    except KeyboardInterrupt:
+        return False, "interrupted"
+    finally:
+        backend.stop()
+    return True, None
+
+
+def _error_record(failed: StageFailed) -> dict[str, Any]:
+    error = failed.error
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return {
+        "stage": failed.path,
+        "type": type(error).__name__,
+        "message": str(error),
+        "traceback": text[-_TRACEBACK_LIMIT:],
+    }
+
+
+def _query_record(
+    index: int, item: QueryItem, total_ns: int, records: list[spans.SpanRecord], error: dict[str, Any] | None
+) -> dict[str, Any]:
+    durations: dict[str, float] = {}
+    metrics: dict[str, dict[str, float]] = {}
+    for record in records:
+        # A span that ran several times in one query (a marked block in a loop) adds up.
+        durations[record.path] = durations.get(record.path, 0.0) + record.duration_ns / 1e6
+        if record.metrics:
+            metrics.setdefault(record.path, {}).update(record.metrics)
+    return {
+        "index": index,
+        "id": item.id,
+        "query": item.text,
+        "total_ms": total_ns / 1e6,
+        "spans": durations,
+        "metrics": metrics,
+        "error": error,
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
