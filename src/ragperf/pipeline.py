@@ -16,13 +16,14 @@ from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 
 from ragperf.resolve import resolve_callable
-from ragperf.spans import OpenSpan, Recorder, SpanRecord, current_span
+from ragperf.spans import OpenSpan, current_span
 from ragperf.trampoline import make_trampoline
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from ragperf.config import Config
+    from ragperf.spans import Recorder
     from ragperf.state import State
 
 __all__ = ["Executor", "Plan", "StageFailed", "Step", "build_plan"]
@@ -107,38 +108,55 @@ def build_plan(config: Config) -> Plan:
 
 
 def _close(recorder: Recorder, span: OpenSpan, start: int, error: BaseException | None) -> None:
+    """Record a span that ended now (the slow path: failures and fan-outs)."""
     end = perf_counter_ns()
     text = None if error is None else f"{type(error).__name__}: {error}"
-    recorder.spans.append(SpanRecord(span.path, start - recorder.origin_ns, end - start, text, span.metrics))
+    recorder.spans.append((span.path or "", start - recorder.origin_ns, end - start, text, span.metrics))
 
 
-def _run_sync(step: Step, state: State, recorder: Recorder) -> Any:
-    span = OpenSpan(step.path, {})
-    token = current_span.set(span)
+def _run_sync(step: Step, state: State, recorder: Recorder, span: OpenSpan) -> Any:
+    """Call one stage through its trampoline and record its span.
+
+    The hot path of every stage call, kept flat: its cost is the timer backend's overhead
+    (benchmarks/span_overhead.py). `span` is the caller's open span, reused: sequential stages
+    share the query's one, so no ContextVar.set is paid per stage.
+    """
+    span.path, span.metrics = step.path, None
     start = perf_counter_ns()
     try:
         out = step.trampoline(step.call, state)  # type: ignore[misc,arg-type]
     except Exception as exc:
         _close(recorder, span, start, exc)
-        current_span.reset(token)
         raise StageFailed(step.path, exc) from exc
-    _close(recorder, span, start, None)
-    current_span.reset(token)
+    end = perf_counter_ns()
+    recorder.spans.append((step.path, start - recorder.origin_ns, end - start, None, span.metrics))
     return out
 
 
+def _run_branch(step: Step, state: State, recorder: Recorder) -> Any:
+    """Run a sync stage with an open span of its own (concurrent branches, merges, async pipelines)."""
+    span = OpenSpan(step.path)
+    token = current_span.set(span)
+    try:
+        return _run_sync(step, state, recorder, span)
+    finally:
+        current_span.reset(token)
+
+
 async def _run_async(step: Step, state: State, recorder: Recorder) -> Any:
-    span = OpenSpan(step.path, {})
+    """The async counterpart of _run_sync; every awaited stage gets its own open span."""
+    span = OpenSpan(step.path)
     token = current_span.set(span)
     start = perf_counter_ns()
     try:
         out = await step.trampoline(step.call, state)  # type: ignore[misc,arg-type]
     except Exception as exc:
         _close(recorder, span, start, exc)
-        current_span.reset(token)
         raise StageFailed(step.path, exc) from exc
-    _close(recorder, span, start, None)
-    current_span.reset(token)
+    finally:
+        current_span.reset(token)
+    end = perf_counter_ns()
+    recorder.spans.append((step.path, start - recorder.origin_ns, end - start, None, span.metrics))
     return out
 
 
@@ -177,21 +195,28 @@ class Executor:
         if self._runner is not None:
             self._runner.run(self._query_async(state))
             return
-        for step in self.plan.steps:
-            state.outputs[step.name] = (
-                self._parallel_sync(step, state) if step.subs else _run_sync(step, state, self.recorder)
-            )
+        recorder, outputs = self.recorder, state.outputs
+        span = OpenSpan(None)
+        token = current_span.set(span)
+        try:
+            for step in self.plan.steps:
+                if step.subs:
+                    outputs[step.name] = self._parallel_sync(step, state)
+                else:
+                    outputs[step.name] = _run_sync(step, state, recorder, span)
+        finally:
+            current_span.reset(token)
 
     def _parallel_sync(self, step: Step, state: State) -> Any:
         recorder, pool = self.recorder, self._pool
         if pool is None:  # pragma: no cover - build_plan gives every fan-out a pool
             raise RuntimeError(step.path)
-        span = OpenSpan(step.path, {})
+        span = OpenSpan(step.path)
         token = current_span.set(span)
         start = perf_counter_ns()
         try:
             futures = [
-                pool.submit(contextvars.copy_context().run, _run_sync, sub, state, recorder) for sub in step.subs
+                pool.submit(contextvars.copy_context().run, _run_branch, sub, state, recorder) for sub in step.subs
             ]
             results: list[Any] = []
             for future in futures:
@@ -201,7 +226,7 @@ class Executor:
                     results.append(failed)
             out = self._gathered(step, state, results)
             if step.merge is not None:
-                out = _run_sync(step.merge, state, recorder)
+                out = _run_branch(step.merge, state, recorder)
         except StageFailed as failed:
             _close(recorder, span, start, failed.error)
             current_span.reset(token)
@@ -217,26 +242,28 @@ class Executor:
             elif step.is_async:
                 out = await _run_async(step, state, self.recorder)
             else:
-                out = _run_sync(step, state, self.recorder)
+                out = _run_branch(step, state, self.recorder)
             state.outputs[step.name] = out
 
     async def _parallel_async(self, step: Step, state: State) -> Any:
         recorder, loop = self.recorder, asyncio.get_running_loop()
-        span = OpenSpan(step.path, {})
+        span = OpenSpan(step.path)
         token = current_span.set(span)
         start = perf_counter_ns()
         try:
             waits: list[Awaitable[Any]] = [
                 _run_async(sub, state, recorder)
                 if sub.is_async
-                else loop.run_in_executor(self._pool, contextvars.copy_context().run, _run_sync, sub, state, recorder)
+                else loop.run_in_executor(self._pool, contextvars.copy_context().run, _run_branch, sub, state, recorder)
                 for sub in step.subs
             ]
             results = list(await asyncio.gather(*waits, return_exceptions=True))
             out = self._gathered(step, state, results)
             if step.merge is not None:
                 merge = step.merge
-                out = await _run_async(merge, state, recorder) if merge.is_async else _run_sync(merge, state, recorder)
+                out = (
+                    await _run_async(merge, state, recorder) if merge.is_async else _run_branch(merge, state, recorder)
+                )
         except StageFailed as failed:
             _close(recorder, span, start, failed.error)
             current_span.reset(token)

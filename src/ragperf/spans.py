@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import inspect
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -24,23 +23,24 @@ __all__ = ["OpenSpan", "Recorder", "SpanRecord", "active_path", "current_span", 
 F = TypeVar("F", bound="Callable[..., Any]")
 
 
-@dataclass(slots=True)
-class SpanRecord:
-    """One finished span: `path` is dotted from the top stage ("retrieval.vector")."""
-
-    path: str
-    start_ns: int
-    duration_ns: int
-    error: str | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
+# A finished span, as a plain tuple because it is built on the hot path of every stage call:
+# (dotted path, start ns from the recorder's origin, duration ns, error text or None, metrics).
+SpanRecord = tuple[str, int, int, "str | None", "dict[str, float] | None"]
 
 
-@dataclass(slots=True)
 class OpenSpan:
-    """A span being measured; stage metrics collect here until it closes."""
+    """The innermost open span of a context: its path, and metrics once metric() adds one.
 
-    path: str
-    metrics: dict[str, float]
+    Mutable on purpose: the executor sets one per query and reuses it for each sequential
+    stage (two attribute stores), because a ContextVar.set per stage would cost more than the
+    rest of the span. Concurrent branches, tasks and marked blocks each get a fresh one.
+    """
+
+    __slots__ = ("metrics", "path")
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.metrics: dict[str, float] | None = None
 
 
 class Recorder:
@@ -82,8 +82,11 @@ def metric(name: str, value: float) -> None:
     if _recorder is None:
         return
     span = current_span.get()
-    if span is not None:
-        span.metrics[name] = float(value)
+    if span is None or span.path is None:
+        return
+    if span.metrics is None:
+        span.metrics = {}
+    span.metrics[name] = float(value)
 
 
 class stage:  # noqa: N801 - used like a function: `with ragperf.stage("rerank"):`
@@ -104,8 +107,8 @@ class stage:  # noqa: N801 - used like a function: `with ragperf.stage("rerank")
     def __enter__(self) -> stage:
         if _recorder is not None:
             parent = current_span.get()
-            path = self._name if parent is None else f"{parent.path}.{self._name}"
-            self._token = current_span.set(OpenSpan(path, {}))
+            path = self._name if parent is None or parent.path is None else f"{parent.path}.{self._name}"
+            self._token = current_span.set(OpenSpan(path))
             self._start = perf_counter_ns()
         return self
 
@@ -123,11 +126,9 @@ class stage:  # noqa: N801 - used like a function: `with ragperf.stage("rerank")
         span = current_span.get()
         current_span.reset(token)
         recorder = _recorder
-        if recorder is not None and span is not None:
+        if recorder is not None and span is not None and span.path is not None:
             error = None if exc_type is None else f"{exc_type.__name__}: {exc}"
-            recorder.spans.append(
-                SpanRecord(span.path, self._start - recorder.origin_ns, end - self._start, error, span.metrics)
-            )
+            recorder.spans.append((span.path, self._start - recorder.origin_ns, end - self._start, error, span.metrics))
 
     def __call__(self, fn: F) -> F:
         name = self._name

@@ -150,11 +150,11 @@ def _query_record(
 ) -> dict[str, Any]:
     durations: dict[str, float] = {}
     metrics: dict[str, dict[str, float]] = {}
-    for record in records:
+    for path, _start, duration_ns, _error, span_metrics in records:
         # A span that ran several times in one query (a marked block in a loop) adds up.
-        durations[record.path] = durations.get(record.path, 0.0) + record.duration_ns / 1e6
-        if record.metrics:
-            metrics.setdefault(record.path, {}).update(record.metrics)
+        durations[path] = durations.get(path, 0.0) + duration_ns / 1e6
+        if span_metrics:
+            metrics.setdefault(path, {}).update(span_metrics)
     return {
         "index": index,
         "id": item.id,

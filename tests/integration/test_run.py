@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -30,12 +31,18 @@ def spin(ms):
     while time.perf_counter() < end:
         pass
 
+def timed_spin(ms):
+    # The stage's own view of its duration: the truth the harness's span is checked against.
+    start = time.perf_counter_ns()
+    spin(ms)
+    ragperf.metric("inner_ms", (time.perf_counter_ns() - start) / 1e6)
+
 def a(state):
-    spin(20)
+    timed_spin(20)
     return "a"
 
 def b(state):
-    spin(5)
+    timed_spin(5)
     return state.outputs["a"] + "b"
 
 async def c(state):
@@ -120,10 +127,16 @@ def test_timing_accuracy(make_pipeline, tmp_path):
     config = make_pipeline(SPIN, '[[stages]]\nname="a"\ncall="pipe:a"\n[[stages]]\nname="b"\ncall="pipe:b"\n')
     # WHEN measured over 30 queries
     _, output = _run(config, tmp_path, measured=30)
-    # THEN each stage's p50 is within 3% of the truth
-    stages = {s.path: s for s in load_run(output).summary.stages}
-    assert stages["a"].p50 == pytest.approx(20.0, rel=0.03)
-    assert stages["b"].p50 == pytest.approx(5.0, rel=0.03)
+    # THEN each stage's p50 is within 3% of the time the stage itself saw pass, query by query,
+    # and close to the nominal time (looser: a loaded machine can preempt the spin past its end)
+    run = load_run(output)
+    stages = {s.path: s for s in run.summary.stages}
+    for path, nominal in (("a", 20.0), ("b", 5.0)):
+        inner = [q.metrics[path]["inner_ms"] for q in run.queries]
+        outer = [q.spans[path] for q in run.queries]
+        assert statistics.median(outer) == pytest.approx(statistics.median(inner), rel=0.03)
+        assert all(o >= i for o, i in zip(outer, inner, strict=True))
+        assert nominal <= stages[path].p50 < nominal * 1.25
 
 
 def test_async_and_parallel_stages_with_merge(make_pipeline, tmp_path):
