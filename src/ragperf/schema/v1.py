@@ -188,7 +188,7 @@ class RunFile(_Model):
     """One run file; `schema_version` comes first and decides how the rest is read."""
 
     schema_version: Literal[1] = 1
-    kind: Literal["run"] = "run"
+    kind: Literal["run", "leak", "load"] = "run"
     ragperf_version: str
     pipeline: str
     complete: bool
