@@ -127,16 +127,15 @@ def test_timing_accuracy(make_pipeline, tmp_path):
     config = make_pipeline(SPIN, '[[stages]]\nname="a"\ncall="pipe:a"\n[[stages]]\nname="b"\ncall="pipe:b"\n')
     # WHEN measured over 30 queries
     _, output = _run(config, tmp_path, measured=30)
-    # THEN each stage's p50 is within 3% of the time the stage itself saw pass, query by query,
-    # and close to the nominal time (looser: a loaded machine can preempt the spin past its end)
+    # THEN query by query, the span exceeds the time the stage itself saw pass by less than 3%
+    # of the stage's time (paired, so a loaded machine slowing the spin itself does not count)
     run = load_run(output)
     stages = {s.path: s for s in run.summary.stages}
     for path, nominal in (("a", 20.0), ("b", 5.0)):
-        inner = [q.metrics[path]["inner_ms"] for q in run.queries]
-        outer = [q.spans[path] for q in run.queries]
-        assert statistics.median(outer) == pytest.approx(statistics.median(inner), rel=0.03)
-        assert all(o >= i for o, i in zip(outer, inner, strict=True))
-        assert nominal <= stages[path].p50 < nominal * 1.25
+        excess = [q.spans[path] - q.metrics[path]["inner_ms"] for q in run.queries]
+        assert min(excess) >= 0
+        assert statistics.median(excess) < 0.03 * nominal
+        assert stages[path].p50 >= nominal
 
 
 def test_async_and_parallel_stages_with_merge(make_pipeline, tmp_path):

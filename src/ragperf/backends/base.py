@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from ragperf.errors import ConfigError
+from ragperf.errors import BackendUnavailable, ConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 
     from ragperf.schema.v1 import Artifact, Hotspot
 
-__all__ = ["Backend", "BackendOutput", "OptionSpec", "Placement"]
+__all__ = ["Backend", "BackendOutput", "OptionSpec", "Placement", "require_module"]
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -93,3 +94,12 @@ def _convert(backend: str, key: str, value: Any, spec: OptionSpec) -> bool | int
     except ValueError:
         kind = spec.type.__name__
         raise ConfigError(f"backend '{backend}' option '{key}' = {value!r}: expected a {kind}") from None
+
+
+def require_module(module: str, distribution: str) -> None:
+    """Raise BackendUnavailable, naming the pip command, when `module` is not importable here."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        msg = f"{distribution} is not installed in {sys.executable}; install it with 'pip install {distribution}'"
+        raise BackendUnavailable(msg)

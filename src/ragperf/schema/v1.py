@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ragperf.schema.load import LoadReport
+
 __all__ = [
     "SCHEMA_VERSION",
     "Artifact",
@@ -206,3 +208,4 @@ class RunFile(_Model):
     summary: RunSummary
     hotspots: tuple[Hotspot, ...] = ()
     artifacts: tuple[Artifact, ...] = ()
+    load: LoadReport | None = None
