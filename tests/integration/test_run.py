@@ -159,10 +159,12 @@ def test_async_and_parallel_stages_with_merge(make_pipeline, tmp_path):
     assert code == ExitCode.OK
     spans = run.queries[0].spans
     assert set(spans) == {"c", "fan", "fan.left", "fan.right", "fan.aright", "fan.merge"}
-    # THEN the branches ran concurrently: the fan-out took less than the sum of its branches
-    fan = {s.path: s.p50 for s in run.summary.stages}
-    assert fan["fan"] < fan["fan.left"] + fan["fan.right"] + fan["fan.aright"]
-    assert fan["c"] == pytest.approx(10.0, rel=0.1)
+    # THEN the branches ran concurrently: in most queries the fan-out took less than the sum of
+    # its branches (counted per query, so a loaded machine's slow query does not decide it)
+    branches = ("fan.left", "fan.right", "fan.aright")
+    overlapped = [q.spans["fan"] < sum(q.spans[b] for b in branches) for q in run.queries]
+    assert sum(overlapped) > len(overlapped) / 2
+    assert {s.path: s for s in run.summary.stages}["c"].p50 >= 10.0
 
 
 def test_skipped_stage_and_marked_spans_and_metrics(make_pipeline, tmp_path):
