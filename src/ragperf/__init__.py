@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from ragperf.notes import note
 from ragperf.spans import metric, stage
 from ragperf.state import State
 
 __version__ = "0.1.0"
 
-__all__ = ["State", "__version__", "metric", "stage"]
+__all__ = ["State", "__version__", "metric", "note", "stage"]

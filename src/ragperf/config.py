@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ragperf.analysis.roadmap import ReportConfig
 from ragperf.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -27,6 +28,7 @@ __all__ = [
     "DEFAULT_CONFIG_NAME",
     "BackendConfig",
     "Config",
+    "MemoryConfig",
     "PipelineConfig",
     "RunConfig",
     "StageConfig",
@@ -132,9 +134,20 @@ class Targets(_Model):
     p95_ms: float | None = 1000
     p99_ms: float | None = 1500
     peak_memory_mb: float | None = 512
+    request_memory_mb: float | None = 512  # the rise of RSS within one query
     leak_mb_per_iter: float | None = 0.5
     sustained_qps: float | None = 50
     peak_qps: float | None = 100
+
+
+class MemoryConfig(_Model):
+    """Memory per stage for `ragperf run` (also `--memory`), and the `ragperf leak` defaults."""
+
+    enabled: bool = False
+    iterations: int = Field(default=50, ge=5)  # leak iterations (one query each)
+    snapshot_every: int = Field(default=3, ge=0)  # iterations between tracemalloc snapshots; 0: none
+    frames: int = Field(default=40, ge=1)  # tracemalloc frames: enough to reach the stage trampoline
+    min_leak_mb_per_iter: float = Field(default=0.01, gt=0)  # slower growth counts as noise, not a leak
 
 
 class BackendConfig(_Model):
@@ -152,6 +165,8 @@ class Config(_Model):
     stages: tuple[StageConfig, ...] = Field(min_length=1)
     targets: Targets = Field(default_factory=Targets)
     backend: BackendConfig = Field(default_factory=BackendConfig)
+    memory: MemoryConfig = Field(default_factory=MemoryConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
 
     @model_validator(mode="after")
     def _unique_stages(self) -> Config:

@@ -13,7 +13,7 @@ import inspect
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from time import perf_counter_ns
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ragperf.resolve import resolve_callable
 from ragperf.spans import OpenSpan, current_span
@@ -26,7 +26,17 @@ if TYPE_CHECKING:
     from ragperf.spans import Recorder
     from ragperf.state import State
 
-__all__ = ["Executor", "Plan", "StageFailed", "Step", "build_plan"]
+__all__ = ["Executor", "Plan", "StageFailed", "StageProbe", "Step", "build_plan"]
+
+
+class StageProbe(Protocol):
+    """Called around each top-level stage when memory is measured (ragperf.memory.probe)."""
+
+    def before(self, path: str) -> None:
+        """The stage is about to start."""
+
+    def after(self, path: str) -> None:
+        """The stage has ended (also when it raised)."""
 
 
 class StageFailed(Exception):
@@ -167,9 +177,10 @@ def _first_failure(results: list[Any]) -> StageFailed | None:
 class Executor:
     """Runs queries through a plan; owns the thread pool and, for async pipelines, the loop."""
 
-    def __init__(self, plan: Plan, recorder: Recorder) -> None:
+    def __init__(self, plan: Plan, recorder: Recorder, probe: StageProbe | None = None) -> None:
         self.plan = plan
         self.recorder = recorder
+        self.probe = probe
         width = plan.max_parallel
         self._pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="ragperf-stage") if width else None
         self._runner = asyncio.Runner() if plan.needs_loop else None
@@ -195,6 +206,9 @@ class Executor:
         if self._runner is not None:
             self._runner.run(self._query_async(state))
             return
+        if self.probe is not None:
+            self._query_probed(state, self.probe)
+            return
         recorder, outputs = self.recorder, state.outputs
         span = OpenSpan(None)
         token = current_span.set(span)
@@ -204,6 +218,24 @@ class Executor:
                     outputs[step.name] = self._parallel_sync(step, state)
                 else:
                     outputs[step.name] = _run_sync(step, state, recorder, span)
+        finally:
+            current_span.reset(token)
+
+    def _query_probed(self, state: State, probe: StageProbe) -> None:
+        """run_query with the probe around each stage: a loop of its own, so the plain one pays nothing."""
+        recorder, outputs = self.recorder, state.outputs
+        span = OpenSpan(None)
+        token = current_span.set(span)
+        try:
+            for step in self.plan.steps:
+                probe.before(step.path)
+                try:
+                    if step.subs:
+                        outputs[step.name] = self._parallel_sync(step, state)
+                    else:
+                        outputs[step.name] = _run_sync(step, state, recorder, span)
+                finally:
+                    probe.after(step.path)
         finally:
             current_span.reset(token)
 
@@ -236,13 +268,20 @@ class Executor:
         return out
 
     async def _query_async(self, state: State) -> None:
+        probe = self.probe
         for step in self.plan.steps:
-            if step.subs:
-                out = await self._parallel_async(step, state)
-            elif step.is_async:
-                out = await _run_async(step, state, self.recorder)
-            else:
-                out = _run_branch(step, state, self.recorder)
+            if probe is not None:
+                probe.before(step.path)
+            try:
+                if step.subs:
+                    out = await self._parallel_async(step, state)
+                elif step.is_async:
+                    out = await _run_async(step, state, self.recorder)
+                else:
+                    out = _run_branch(step, state, self.recorder)
+            finally:
+                if probe is not None:
+                    probe.after(step.path)
             state.outputs[step.name] = out
 
     async def _parallel_async(self, step: Step, state: State) -> Any:

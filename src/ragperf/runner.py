@@ -19,6 +19,7 @@ from ragperf.analysis.summary import summarise
 from ragperf.backends.registry import load_backend
 from ragperf.environment import capture_environment, load_average, now_iso
 from ragperf.errors import ExitCode, PipelineFailed, RagperfError
+from ragperf.memory.sections import memory_sections
 from ragperf.queries import Query, load_queries, locate_queries, query_set_digest
 from ragperf.schema.io import save_run
 from ragperf.schema.v1 import BackendInfo, QueryError, QueryRecord, RunFile, StageInfo
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from ragperf.backends.base import BackendOutput
     from ragperf.backends.registry import BackendEntry
     from ragperf.config import Config
+    from ragperf.memory.settings import LeakSettings
 
 __all__ = ["Progress", "RunOutcome", "RunRequest", "artifacts_dir", "execute", "stage_infos"]
 
@@ -68,6 +70,8 @@ class RunRequest:
     warmup: int = 3
     query_text: str | None = None
     fail_fast: bool = False
+    memory: bool = False  # per-stage RSS, heap and peak (ragperf.memory)
+    leak: LeakSettings | None = None  # `ragperf leak`: each measured query is one leak iteration
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,8 @@ def execute(request: RunRequest, progress: Progress | None = None) -> RunOutcome
         backend=request.backend,
         backend_options=backend.options,
         artifacts=str(artifacts.resolve()),
+        memory=request.memory,
+        leak=request.leak,
     )
     spec_path.write_text(spec.model_dump_json(), encoding="utf-8")
     command = backend.wrap_command(
@@ -188,14 +194,18 @@ def execute(request: RunRequest, progress: Progress | None = None) -> RunOutcome
     if not records and not complete:
         raise PipelineFailed(f"the worker stopped before any query was measured: {reason}")
 
-    output = backend.collect(artifacts)
     seen = {path for record in records for path in record.spans}
     infos = stage_infos(config, seen)
+    output = backend.collect(artifacts, infos)
+    summary = summarise(records, infos, config.targets, config.report)
+    memory, leak, summary = memory_sections(events, summary, config.targets, leak=request.leak, warmup=request.warmup)
     run = RunFile(
+        kind="leak" if request.leak is not None else "run",
         ragperf_version=ragperf.__version__,
         pipeline=config.pipeline.name,
         complete=complete,
         incomplete_reason=reason,
+        notes=tuple(dict.fromkeys(e["text"] for e in events if e["type"] == "note")),
         environment=capture_environment(config_dir, started_at, load_start, _backend_packages(entry)),
         config=config.model_dump(mode="json"),
         config_file=str(request.config_path),
@@ -208,9 +218,11 @@ def execute(request: RunRequest, progress: Progress | None = None) -> RunOutcome
         requested=request.measured,
         stages=tuple(infos),
         queries=tuple(records),
-        summary=summarise(records, infos, config.targets),
+        summary=summary,
         hotspots=tuple(output.hotspots),
         artifacts=tuple(output.artifacts),
+        memory=memory,
+        leak=leak,
     )
     save_run(run, request.output)
     if not complete:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from ragperf.config import Config
+from ragperf.memory.settings import LeakSettings
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,6 +41,8 @@ class WorkerSpec(BaseModel):
     backend: str
     backend_options: dict[str, Any]
     artifacts: str
+    memory: bool = False  # per-stage RSS/heap/peak readings (ragperf.memory)
+    leak: LeakSettings | None = None  # leak mode: gc between queries, then allocation-site snapshots
 
 
 class Stream:

@@ -15,7 +15,7 @@ from pathlib import Path
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 
-from ragperf import spans
+from ragperf import notes, spans
 from ragperf.backends.registry import load_backend
 from ragperf.errors import ExitCode, PipelineFailed, RagperfError
 from ragperf.pipeline import Executor, StageFailed, build_plan
@@ -24,6 +24,7 @@ from ragperf.state import State
 
 if TYPE_CHECKING:
     from ragperf.backends.base import Backend
+    from ragperf.memory.session import MemorySession
     from ragperf.pipeline import Plan
     from ragperf.spec import QueryItem
 
@@ -55,11 +56,13 @@ def main(argv: list[str] | None = None) -> int:
 def _run(spec: WorkerSpec, stream: Stream) -> int:
     # The config's folder goes first, so a module beside the config imports with no PYTHONPATH.
     sys.path.insert(0, spec.config_dir)
+    memory = _memory_session(spec)  # before the pipeline's imports, so its RSS is the start
     backend, _ = load_backend(spec.backend, spec.backend_options)
     plan = build_plan(spec.config)
     recorder = spans.Recorder()
     spans.install(recorder)
-    executor = Executor(plan, recorder)
+    notes.install_sink(lambda text: stream.write("note", text=text))
+    executor = Executor(plan, recorder, probe=None if memory is None else memory.probe)
     try:
         ctx = _setup(plan, executor, spec.config.pipeline.options, stream)
         try:
@@ -67,15 +70,30 @@ def _run(spec: WorkerSpec, stream: Stream) -> int:
                 _warm(executor, spec.queries[i % len(spec.queries)], ctx, i)
                 stream.write("warmup", index=i)
             recorder.drain()
-            complete, reason = _measure(spec, executor, backend, ctx, stream)
+            if memory is not None:
+                memory.baseline(stream)
+            complete, reason = _measure(spec, executor, backend, ctx, stream, memory)
+            if memory is not None and complete:
+                memory.snapshots(executor, spec.queries, ctx, spec.measured, stream)
         finally:
             if plan.teardown is not None:
                 _call_hook(executor, plan.teardown, "pipeline.teardown", ctx)
     finally:
         spans.install(None)
+        notes.install_sink(None)
         executor.close()
+        if memory is not None:
+            memory.close()
     stream.write("end", complete=complete, reason=reason)
     return ExitCode.OK
+
+
+def _memory_session(spec: WorkerSpec) -> MemorySession | None:
+    if not spec.memory and spec.leak is None:
+        return None
+    from ragperf.memory.session import MemorySession
+
+    return MemorySession(spec.leak)
 
 
 def _setup(plan: Plan, executor: Executor, options: dict[str, Any], stream: Stream) -> Any:
@@ -107,7 +125,7 @@ def _warm(executor: Executor, item: QueryItem, ctx: Any, index: int) -> None:
 
 
 def _measure(
-    spec: WorkerSpec, executor: Executor, backend: Backend, ctx: Any, stream: Stream
+    spec: WorkerSpec, executor: Executor, backend: Backend, ctx: Any, stream: Stream, memory: MemorySession | None
 ) -> tuple[bool, str | None]:
     """Run the measured queries under the backend; return (complete, why not)."""
     artifacts = Path(spec.artifacts)
@@ -124,6 +142,8 @@ def _measure(
             except StageFailed as failed:
                 error = _error_record(failed)
             total_ns = perf_counter_ns() - start
+            if memory is not None:  # the readings' own time is not the pipeline's
+                total_ns -= memory.after_query(index, item.id, stream)
             stream.write("query", **_query_record(index, item, total_ns, recorder.drain(), error))
             if error is not None and spec.fail_fast:
                 return False, f"stopped by --fail-fast at query {index} (stage '{error['stage']}' raised)"

@@ -7,6 +7,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Literal
 
 from ragperf.analysis.percentiles import bootstrap_ci, percentile
+from ragperf.analysis.roadmap import ReportConfig, priority_for
 from ragperf.schema.v1 import Bottleneck, MetricSummary, RunSummary, StageSummary, TargetVerdict
 
 if TYPE_CHECKING:
@@ -15,23 +16,16 @@ if TYPE_CHECKING:
     from ragperf.config import Targets
     from ragperf.schema.v1 import QueryRecord, StageInfo
 
-__all__ = ["TOTAL", "priority", "summarise"]
+__all__ = ["TOTAL", "summarise"]
 
 TOTAL = "total"
-# The seed plan's rule: a bottleneck in more than 20% of queries is P0, 10-20% P1, the rest P2.
-P0_FRACTION = 0.20
-P1_FRACTION = 0.10
 
 
-def priority(fraction: float) -> Literal["P0", "P1", "P2"]:
-    """The seed's priority for a bottleneck affecting `fraction` of the queries."""
-    if fraction > P0_FRACTION:
-        return "P0"
-    return "P1" if fraction >= P1_FRACTION else "P2"
-
-
-def summarise(queries: Sequence[QueryRecord], stages: Sequence[StageInfo], targets: Targets) -> RunSummary:
-    """Summarise the successful queries; count failures per stage."""
+def summarise(
+    queries: Sequence[QueryRecord], stages: Sequence[StageInfo], targets: Targets, report: ReportConfig | None = None
+) -> RunSummary:
+    """Summarise the successful queries; count failures per stage; bottleneck priorities per `[report]`."""
+    report = report or ReportConfig()
     ok = [q for q in queries if q.error is None]
     totals = [q.total_ms for q in ok]
     mean_total = statistics.fmean(totals) if totals else None
@@ -64,7 +58,7 @@ def summarise(queries: Sequence[QueryRecord], stages: Sequence[StageInfo], targe
         target_ms=None,
     )
     bottlenecks = tuple(
-        Bottleneck(stage=path, queries=count, fraction=count / len(ok), priority=priority(count / len(ok)))
+        Bottleneck(stage=path, queries=count, fraction=count / len(ok), priority=priority_for(count / len(ok), report))
         for path, count in winners.most_common()
         if path is not None
     )

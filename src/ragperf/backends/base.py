@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from ragperf.errors import BackendUnavailable, ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-    from ragperf.schema.v1 import Artifact, Hotspot
+    from ragperf.schema.v1 import Artifact, Hotspot, StageInfo
 
 __all__ = ["Backend", "BackendOutput", "OptionSpec", "Placement", "require_module"]
 
@@ -75,8 +75,8 @@ class Backend:
     def stop(self) -> None:
         """Switch profiling off, in the worker, just after the last measured query."""
 
-    def collect(self, artifacts: Path) -> BackendOutput:  # noqa: ARG002 - the timer has nothing to collect
-        """Read the native artifact (in the parent) and normalise it."""
+    def collect(self, artifacts: Path, stages: Sequence[StageInfo]) -> BackendOutput:  # noqa: ARG002 - timer: nothing
+        """Read the native artifact (in the parent) and normalise it; `stages` are the run's stages."""
         return BackendOutput()
 
 

@@ -8,6 +8,11 @@ import typer
 
 import ragperf
 from ragperf.cli.backends import backends
+from ragperf.cli.diff import diff
+from ragperf.cli.leak import leak
+from ragperf.cli.load import load
+from ragperf.cli.profile import profile
+from ragperf.cli.report import report
 from ragperf.cli.run import run
 from ragperf.cli.validate import validate
 
@@ -23,6 +28,11 @@ app = typer.Typer(
 app.command()(run)
 app.command()(validate)
 app.command()(backends)
+app.command()(diff)
+app.command()(leak)
+app.command()(load)
+app.command()(report)
+app.command()(profile)
 
 
 def _version(value: bool) -> None:

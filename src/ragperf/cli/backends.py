@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import sys
 from typing import Annotated
 
 import typer
@@ -17,13 +19,24 @@ __all__ = ["backends"]
 def backends(
     name: Annotated[str | None, typer.Argument(help="Show one backend's options.")] = None,
 ) -> None:
-    """List the profiler backends registered in the 'ragperf.backends' entry-point group."""
+    """List the profiler backends registered in the 'ragperf.backends' entry-point group.
+
+    Give a NAME to see how that backend works and its options. Options are set with
+    'ragperf run -b NAME -O KEY=VALUE' (e.g. -O rate=500, -O native=true,
+    -O trace_python_allocators=true, -O cpu_only=true), or in the config under
+    \\[backend] name = "NAME" and \\[backend.options].
+    """
     from ragperf.backends.registry import available_backends, load_backend
 
     if name is not None:
         backend, entry = load_backend(name)
         out_console.print(f"[bold]{backend.name}[/bold] ({entry.distribution} {entry.version}): {backend.summary}")
         out_console.print(f"runs: {'inside the worker' if backend.placement == 'worker' else 'wrapping the worker'}")
+        about = inspect.getdoc(sys.modules[type(backend).__module__])
+        for paragraph in (about or "").split("\n\n"):
+            out_console.print(" ".join(paragraph.split("\n")), markup=False)
+        options_in = f"options (ragperf run -b {backend.name} -O KEY=VALUE, or [backend.options] in the config):"
+        out_console.print(options_in, markup=False)
         for key, spec in backend.options_spec.items():
             out_console.print(f"  -O {key}=<{spec.type.__name__}>  (default {spec.default!r}) {spec.help}")
         if not backend.options_spec:

@@ -48,6 +48,10 @@ def run(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Run file to write (JSON).")] = None,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first query that fails.")] = False,
     gate: Annotated[bool, typer.Option("--gate", help="Exit 1 when a target fails (for CI).")] = False,
+    memory: Annotated[
+        bool | None,
+        typer.Option("--memory/--no-memory", help="RSS, heap and peak per stage (default: [memory] enabled)."),
+    ] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
 ) -> None:
     """Run the pipeline's queries in a worker process, per-stage timed and profiled."""
@@ -73,6 +77,7 @@ def run(
         warmup=cfg.run.warmup if warmup is None else warmup,
         query_text=query,
         fail_fast=fail_fast,
+        memory=cfg.memory.enabled if memory is None else memory,
     )
     if progress:
         with RunProgress(err_console) as display:

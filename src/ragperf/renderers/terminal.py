@@ -4,29 +4,31 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
 from ragperf.renderers.format import fmt_ms, fmt_pct
+from ragperf.renderers.terminal_memory import render_memory
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ragperf.schema.v1 import RunFile, StageSummary
+    from ragperf.schema.v1 import Hotspot, RunFile, StageSummary
 
 __all__ = ["render_run"]
 
 _STYLE = {"PASS": "green", "FAIL": "bold red", "n/a": "dim"}
+_HOTSPOTS_PER_STAGE = 3
+_WIDE = 100  # columns from which the stage table has room for the p95 interval
 
 
 def _verdict(verdict: str) -> Text:
     return Text(verdict, style=_STYLE.get(verdict, ""))
 
 
-def _with_ci(value: float | None, ci: tuple[float, float] | None) -> str:
-    if ci is None:
-        return fmt_ms(value)
-    return f"{fmt_ms(value)} [{fmt_ms(ci[0])}-{fmt_ms(ci[1])}]"
+def _ci(ci: tuple[float, float] | None) -> str:
+    return "" if ci is None else f"{fmt_ms(ci[0])}-{fmt_ms(ci[1])}"
 
 
 def render_run(run: RunFile, console: Console) -> None:
@@ -37,12 +39,17 @@ def render_run(run: RunFile, console: Console) -> None:
         f"[bold]{run.pipeline}[/bold]: {summary.n_queries} measured queries ({summary.n_failed} failed), "
         f"backend [bold]{run.backend.name}[/bold], {state}"
     )
-    console.print(_stage_table(run))
+    for note in run.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    console.print(_stage_table(run, wide=console.width >= _WIDE))
     console.print(_target_table(run))
     if summary.bottlenecks:
         console.print(_bottleneck_table(run))
     for line in _metric_lines(summary.stages):
         console.print(line)
+    if run.hotspots:
+        console.print(_hotspot_table(run))
+    render_memory(run, console)
     failed = [(q.index, q.error) for q in run.queries if q.error is not None]
     if failed:
         index, first = failed[0]
@@ -52,23 +59,35 @@ def render_run(run: RunFile, console: Console) -> None:
         )
 
 
-def _stage_table(run: RunFile) -> Table:
-    table = Table(title="Latency per stage (ms)", title_justify="left")
-    for column in ("stage", "n", "mean", "p50", "p95 [95% CI]", "p99", "max", "share", "target", "verdict"):
-        table.add_column(column, justify="left" if column == "stage" else "right")
+def _stage_table(run: RunFile, *, wide: bool) -> Table:
+    """One row per stage and sub-stage (indented); a narrow terminal leaves out the p95 interval and max."""
+    table = Table(title="Latency per stage (ms)", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    columns = [
+        "stage",
+        "n",
+        "mean",
+        "p50",
+        "p95",
+        *(["p95 95% CI"] if wide else []),
+        "p99",
+        *(["max"] if wide else []),
+        "share",
+    ]
+    for column in [*columns, "target", "verdict"]:
+        table.add_column(column, justify="left" if column == "stage" else "right", no_wrap=column == "stage")
     depth = {info.path: info.path.count(".") for info in run.stages}
     for stage in run.summary.stages:
         name = "  " * depth.get(stage.path, 0) + stage.path.rsplit(".", 1)[-1]
         if stage.skipped:
-            table.add_row(Text(name, style="dim"), *([""] * 8), Text("skipped", style="dim"))
+            table.add_row(Text(name, style="dim"), *([""] * len(columns)), Text("skipped", style="dim"))
             continue
-        table.add_row(*_stage_cells(name, stage))
+        table.add_row(*_stage_cells(name, stage, wide=wide))
     table.add_section()
-    table.add_row(*_stage_cells("pipeline total", run.summary.total), style="bold")
+    table.add_row(*_stage_cells("total", run.summary.total, wide=wide), style="bold")
     return table
 
 
-def _stage_cells(name: str, s: StageSummary) -> list[str | Text]:
+def _stage_cells(name: str, s: StageSummary, *, wide: bool) -> list[str | Text]:
     target = "-" if s.target_ms is None else fmt_ms(s.target_ms)
     errors = f" ({s.n_errors} err)" if s.n_errors else ""
     return [
@@ -76,9 +95,10 @@ def _stage_cells(name: str, s: StageSummary) -> list[str | Text]:
         f"{s.n}{errors}",
         fmt_ms(s.mean),
         fmt_ms(s.p50),
-        _with_ci(s.p95, s.p95_ci),
+        fmt_ms(s.p95),
+        *([_ci(s.p95_ci)] if wide else []),
         fmt_ms(s.p99),
-        fmt_ms(s.max),
+        *([fmt_ms(s.max)] if wide else []),
         fmt_pct(s.share) if s.path != "total" else "",
         target,
         _verdict(s.verdict) if s.target_ms is not None else Text(""),
@@ -86,7 +106,7 @@ def _stage_cells(name: str, s: StageSummary) -> list[str | Text]:
 
 
 def _target_table(run: RunFile) -> Table:
-    table = Table(title="Pipeline targets", title_justify="left")
+    table = Table(title="Pipeline targets", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("target", "goal", "measured", "verdict"):
         table.add_column(column, justify="left" if column == "target" else "right")
     for target in run.summary.targets:
@@ -96,7 +116,8 @@ def _target_table(run: RunFile) -> Table:
 
 
 def _bottleneck_table(run: RunFile) -> Table:
-    table = Table(title="Bottleneck frequency (stage with the largest share of each query)", title_justify="left")
+    table = Table(title="Bottlenecks (the largest stage of each query)", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False)  # fmt: skip
     for column in ("stage", "queries", "share of queries", "priority"):
         table.add_column(column, justify="left" if column == "stage" else "right")
     for bottleneck in run.summary.bottlenecks:
@@ -110,3 +131,36 @@ def _metric_lines(stages: tuple[StageSummary, ...]) -> list[str]:
         for name, m in stage.metrics.items():
             lines.append(f"{stage.path} {name}: mean {m.mean:.1f}, p50 {m.p50:.1f}, p95 {m.p95:.1f} (n={m.n})")
     return lines
+
+
+def _hotspot_table(run: RunFile) -> Table:
+    """Each stage's top functions by self cost (from the profiler backend), waits labelled."""
+    table = Table(title=f"Top hotspots per stage ({run.backend.name})", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False)  # fmt: skip
+    for column in ("stage", "function", "file:line", "self", "self share"):
+        table.add_column(column, justify="right" if column.startswith("self") else "left")
+    order = {info.path: i for i, info in enumerate(run.stages)}
+    by_stage: dict[str, list[Hotspot]] = {}
+    for spot in run.hotspots:
+        if spot.self_value > 0:
+            by_stage.setdefault(spot.stage, []).append(spot)
+    for stage in sorted(by_stage, key=lambda s: order.get(s, len(order))):
+        # By share of the stage: a backend may report time (ms) and memory (bytes) side by side.
+        top = sorted(by_stage[stage], key=lambda h: -h.share)[:_HOTSPOTS_PER_STAGE]
+        for rank, spot in enumerate(top):
+            function = spot.function + (" (waiting)" if spot.waiting else "")
+            where = f"{_short(spot.file)}:{spot.line}" if spot.line else _short(spot.file)
+            table.add_row(stage if rank == 0 else "", function, where, _amount(spot), fmt_pct(spot.share))
+    return table
+
+
+def _amount(spot: Hotspot) -> str:
+    if spot.unit == "bytes":
+        return f"{spot.self_value / 1e6:.1f} MB"
+    return f"{fmt_ms(spot.self_value)} ms"
+
+
+def _short(path: str, keep: int = 2) -> str:
+    """The last `keep` parts of a file path: enough to find it, short enough for a table."""
+    parts = path.replace("\\", "/").split("/")
+    return "/".join(parts[-keep:])

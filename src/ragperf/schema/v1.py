@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragperf.schema.load import LoadReport
+from ragperf.schema.memory import LeakReport, MemoryReport
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -195,6 +196,7 @@ class RunFile(_Model):
     pipeline: str
     complete: bool
     incomplete_reason: str | None
+    notes: tuple[str, ...] = Field(default=(), description="lines the pipeline added with ragperf.note()")
     environment: Environment
     config: dict[str, object]
     config_file: str | None
@@ -209,3 +211,5 @@ class RunFile(_Model):
     hotspots: tuple[Hotspot, ...] = ()
     artifacts: tuple[Artifact, ...] = ()
     load: LoadReport | None = None
+    memory: MemoryReport | None = None  # `ragperf run --memory`, and every leak file
+    leak: LeakReport | None = None  # kind="leak": `ragperf leak`

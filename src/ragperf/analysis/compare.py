@@ -1,0 +1,399 @@
+"""Compare two runs stage by stage: relative shift, confidence interval, rank test, and an honest verdict.
+
+Inputs are plain sequences of per-query durations (ms) per stage; nothing here knows the run-file format.
+
+How a stage is judged (all on the log scale, so every change is multiplicative: +0.10 means 10% slower):
+
+* ``shift`` is the Hodges-Lehmann estimate: the median of all pairwise differences log(new_j) - log(old_i).
+  It is the location shift matching the Mann-Whitney test, robust to the GC-pause / cold-cache outliers
+  that dominate means of latency samples.
+* ``shift_ci`` is the distribution-free interval obtained by inverting the Mann-Whitney test (order
+  statistics of the same pairwise differences), at level 1 - alpha / m, where m is the number of
+  hypotheses in the family (stages compared x gated metrics per stage). Bonferroni, not Holm, so that the
+  interval and the adjusted p-value are read at the same level: a CI excluding 0 and ``p_adjusted <
+  alpha`` agree (up to the discreteness of ranks). The gate fails on *any* regression, and Holm only gains
+  power after a first rejection, so Bonferroni costs the gate almost nothing.
+* ``p_value`` is the two-sided Mann-Whitney U test (normal approximation, tie and continuity corrected);
+  ``p_adjusted`` = min(1, p * m).
+
+Verdict for a stage with threshold t (relative, e.g. 0.05):
+
+* ``too_few``: fewer than 5 queries on either side; nothing is estimated.
+* ``regression`` / ``improvement``: significant (``p_adjusted < alpha``), the HL shift in that direction,
+  AND the observed change of the sample p50 (the number the report shows) beyond +t / -t.
+* ``unchanged``: the whole CI lies inside (-t, +t). A change that is significant but smaller than the
+  threshold is therefore ``unchanged`` when its CI also excludes the threshold, else ``inconclusive``.
+* ``inconclusive``: anything else -- the samples cannot tell. ``queries_needed`` is about how many queries
+  per run would settle it: enough that an unchanged stage is shown ``unchanged`` with 80% probability
+  (which also detects a change of size t with more than 80% power), or, when that power is already there
+  but the estimate sits on the threshold, enough to shrink the CI clear of it.
+
+``min_detectable`` (every verdict but ``too_few``) is the smallest shift these sample sizes detect as
+significant with 80% power. Because tests are two-sided, the chance that an A/A comparison flags *any*
+stage as a regression is at most about alpha / 2 (2.5% at the default alpha; use a smaller alpha for a
+stricter gate).
+
+Per-metric thresholds (``p95=10%``) add a gated check of that metric: a percentile-bootstrap CI of
+log(new_metric / old_metric), same level, same decision rule. A tail percentile is only checked when each
+run has at least 5 queries beyond it (p95 needs 100 queries, p99 needs 500); below that it is ``too_few``.
+The stage verdict is the worst of its gated checks in the order regression > inconclusive > improvement >
+unchanged (a metric's ``too_few`` counts as inconclusive: the user asked about that tail and we cannot
+tell).
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from ragperf.analysis.ranks import LogEstimate, hodges_lehmann, mann_whitney
+from ragperf.analysis.thresholds import DEFAULT_THRESHOLD, METRICS, parse_thresholds, split_thresholds
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float64]
+
+__all__ = [
+    "DEFAULT_ALPHA",
+    "DEFAULT_THRESHOLD",
+    "METRICS",
+    "MIN_SAMPLES",
+    "MetricChange",
+    "StageComparison",
+    "Verdict",
+    "compare_stage",
+    "compare_stages",
+    "parse_thresholds",
+]
+
+Verdict = Literal["regression", "improvement", "unchanged", "inconclusive", "too_few"]
+
+DEFAULT_ALPHA = 0.05
+MIN_SAMPLES = 5
+POWER = 0.80
+
+_PERCENTILE = {"p50": 50.0, "p95": 95.0, "p99": 99.0}
+# A bootstrap of a tail percentile with fewer than this many points beyond it mostly resamples one or two
+# values: its interval is far too narrow. Refuse instead.
+_MIN_TAIL = 5
+# Durations of 0 ms (timer resolution) would make log() blow up; 1 ns is below any real stage.
+_FLOOR_MS = 1e-6
+# Bootstrap resamples are drawn in chunks of at most this many values to bound memory.
+_CHUNK_VALUES = 2_000_000
+_STD_NORMAL = NormalDist()
+_Z_POWER = _STD_NORMAL.inv_cdf(POWER)
+# Showing "unchanged" needs |estimate| + half-width < threshold; at a true change of 0 the estimate must land
+# within +-z SE, so 80% probability takes the two-sided z (1.28), not the one-sided 0.84 of detection.
+_Z_EQUIVALENCE = _STD_NORMAL.inv_cdf((1.0 + POWER) / 2.0)
+# Order used to merge the verdicts of a stage's gated checks: the first one present wins.
+_SEVERITY: tuple[Verdict, ...] = ("regression", "inconclusive", "improvement", "unchanged")
+
+
+@dataclass(frozen=True)
+class MetricChange:
+    """One summary statistic of a stage, old vs new; ``ci``/``verdict`` only when the metric is gated."""
+
+    metric: str
+    old: float
+    new: float
+    rel_change: float
+    threshold: float | None = None
+    ci: tuple[float, float] | None = None
+    verdict: Verdict | None = None
+
+
+@dataclass(frozen=True)
+class StageComparison:
+    """The comparison of one stage; relative numbers (0.10 = +10%), NaN where ``too_few``."""
+
+    name: str
+    n_old: int
+    n_new: int
+    metrics: tuple[MetricChange, ...]  # p50, p95, p99, mean in that order
+    shift: float  # Hodges-Lehmann multiplicative shift, new vs old
+    shift_ci: tuple[float, float]  # (-1.0, inf) when the runs are too small to reach ci_level at all
+    ci_level: float  # 1 - alpha / (hypotheses in the family)
+    p_value: float  # Mann-Whitney U, two-sided
+    p_adjusted: float  # Bonferroni over the family
+    verdict: Verdict
+    threshold: float  # the one the shift was judged against
+    min_detectable: float | None  # shift detected with 80% power at these sizes; None when too_few
+    queries_needed: int | None  # per run, to settle an inconclusive verdict; None otherwise
+
+    def metric(self, name: str) -> MetricChange:
+        """The named metric ("p50", "p95", "p99", "mean")."""
+        for change in self.metrics:
+            if change.metric == name:
+                return change
+        raise KeyError(name)
+
+
+def compare_stage(
+    name: str,
+    old: Sequence[float],
+    new: Sequence[float],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    alpha: float = DEFAULT_ALPHA,
+    n_comparisons: int = 1,
+    metric_thresholds: Mapping[str, float] | None = None,
+    seed: int = 0,
+) -> StageComparison:
+    """Compare one stage; ``n_comparisons`` is the number of stages in the family being corrected for."""
+    if n_comparisons < 1:
+        raise ValueError(f"n_comparisons must be at least 1, got {n_comparisons}")
+    _check_alpha(alpha)
+    shift_threshold, gated = split_thresholds(threshold, metric_thresholds)
+    plan = _Plan(shift_threshold, gated, alpha, n_comparisons * (1 + len(gated)), seed)
+    return _compare(name, _durations(old, name, "old"), _durations(new, name, "new"), plan)
+
+
+def compare_stages(
+    old: Mapping[str, Sequence[float]],
+    new: Mapping[str, Sequence[float]],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    alpha: float = DEFAULT_ALPHA,
+    metric_thresholds: Mapping[str, float] | None = None,
+    seed: int = 0,
+) -> list[StageComparison]:
+    """Compare every stage present in both runs (in ``old``'s order), correcting for all of them at once."""
+    _check_alpha(alpha)
+    shift_threshold, gated = split_thresholds(threshold, metric_thresholds)
+    names = [name for name in old if name in new]
+    samples = {name: (_durations(old[name], name, "old"), _durations(new[name], name, "new")) for name in names}
+    # A too_few stage tests nothing, so it does not dilute the others' significance level.
+    tested = sum(1 for a, b in samples.values() if min(a.size, b.size) >= MIN_SAMPLES)
+    plan = _Plan(shift_threshold, gated, alpha, max(tested, 1) * (1 + len(gated)), seed)
+    return [_compare(name, a, b, plan) for name, (a, b) in samples.items()]
+
+
+# --- the comparison ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Settings shared by every stage of one comparison."""
+
+    shift_threshold: float
+    gated: Mapping[str, float]
+    alpha: float
+    family: int  # hypotheses corrected for: tested stages x gated checks per stage
+    seed: int
+
+    @property
+    def level_alpha(self) -> float:
+        return self.alpha / self.family
+
+    @property
+    def z_crit(self) -> float:
+        return _STD_NORMAL.inv_cdf(1.0 - self.level_alpha / 2.0)
+
+
+def _compare(name: str, a: FloatArray, b: FloatArray, plan: _Plan) -> StageComparison:
+    ci_level = 1.0 - plan.level_alpha
+    if min(a.size, b.size) < MIN_SAMPLES:
+        # Descriptive numbers are still shown when there are any; nothing inferential is guessed.
+        metrics = tuple(
+            _describe(m, a, b, threshold=plan.gated.get(m), verdict="too_few" if m in plan.gated else None)
+            for m in METRICS
+        )
+        return StageComparison(
+            name=name,
+            n_old=int(a.size),
+            n_new=int(b.size),
+            metrics=metrics,
+            shift=math.nan,
+            shift_ci=(math.nan, math.nan),
+            ci_level=ci_level,
+            p_value=math.nan,
+            p_adjusted=math.nan,
+            verdict="too_few",
+            threshold=plan.shift_threshold,
+            min_detectable=None,
+            queries_needed=None,
+        )
+
+    z_crit = plan.z_crit
+    p_value, sigma_u = mann_whitney(a, b)
+    p_adjusted = min(1.0, p_value * plan.family)
+    shift_log = hodges_lehmann(np.sort(np.log(a)), np.sort(np.log(b)), sigma_u, z_crit)
+    shift, shift_ci = math.expm1(shift_log.est), (math.expm1(shift_log.lo), math.expm1(shift_log.hi))
+    threshold = plan.shift_threshold
+    # The threshold is judged on the sample p50 change (the number the user reads), the direction and
+    # significance on the rank test and HL shift: the two are correlated but not identical, so requiring
+    # both trims false alarms at the Bonferroni level without costing detection (benchmarks/diff_validation.py).
+    observed = _relative(_statistic(a, "p50"), _statistic(b, "p50"))
+    significant = p_adjusted < plan.alpha
+    verdicts: list[Verdict] = [
+        _decide(
+            observed,
+            shift_ci,
+            significant=significant and (shift > 0) == (observed > 0) and shift != 0,
+            threshold=threshold,
+        )
+    ]
+    n_per_run = 2.0 * a.size * b.size / (a.size + b.size)  # harmonic mean: equal-size runs with the same SE
+    needed: list[int | None] = []
+    if verdicts[0] == "inconclusive":
+        needed.append(_queries_needed(shift_log, n_per_run, z_crit, threshold))
+
+    changes: list[MetricChange] = []
+    for index, metric in enumerate(METRICS):
+        if metric not in plan.gated:
+            changes.append(_describe(metric, a, b))
+            continue
+        # Seeded per stage and metric, so a stage's interval does not depend on which other stages exist.
+        rng = np.random.default_rng([plan.seed, zlib.crc32(name.encode()), index])
+        change, queries = _gated_metric(metric, a, b, plan, rng)
+        changes.append(change)
+        verdicts.append("inconclusive" if change.verdict in (None, "too_few") else change.verdict)
+        needed.append(queries)
+
+    verdict = next(v for v in _SEVERITY if v in verdicts)
+    known = [q for q in needed if q is not None]
+    min_detectable = math.expm1((z_crit + _Z_POWER) * shift_log.se)
+    return StageComparison(
+        name=name,
+        n_old=int(a.size),
+        n_new=int(b.size),
+        metrics=tuple(changes),
+        shift=shift,
+        shift_ci=shift_ci,
+        ci_level=ci_level,
+        p_value=p_value,
+        p_adjusted=p_adjusted,
+        verdict=verdict,
+        threshold=threshold,
+        min_detectable=min_detectable if math.isfinite(min_detectable) else None,
+        queries_needed=max(known) if verdict == "inconclusive" and known else None,
+    )
+
+
+def _decide(est: float, ci: tuple[float, float], *, significant: bool, threshold: float) -> Verdict:
+    """The verdict rule shared by the shift and gated metrics (all relative changes)."""
+    if significant and est > threshold:
+        return "regression"
+    if significant and est < -threshold:
+        return "improvement"
+    if -threshold < ci[0] and ci[1] < threshold:
+        return "unchanged"
+    return "inconclusive"
+
+
+def _queries_needed(estimate: LogEstimate, n_per_run: float, z_crit: float, threshold: float) -> int | None:
+    """Queries per run to settle an inconclusive check, from SE ~ 1/sqrt(n)."""
+    if threshold <= 0 or not math.isfinite(estimate.se):
+        # With a zero threshold there is no size of change to aim for: no honest number to give.
+        return None
+    bound = math.log1p(threshold)
+    # Enough queries that a stage that did not change would be shown "unchanged" with 80% probability; that
+    # also detects a change of the threshold's size with more than 80% power, so either way it is decided.
+    ratio = (z_crit + _Z_EQUIVALENCE) * estimate.se / bound
+    if ratio > 1.0:
+        return math.ceil(n_per_run * ratio**2)
+    # That power is already there: the estimate sits near a threshold, so the CI must shrink to clear it.
+    edges = [bound] + ([math.log1p(-threshold)] if threshold < 1 else [])
+    gap = min(abs(estimate.est - edge) for edge in edges)
+    half_width = (estimate.hi - estimate.lo) / 2.0
+    if gap <= 0 or not math.isfinite(half_width):
+        return None
+    return max(math.ceil(n_per_run * (half_width / gap) ** 2), math.ceil(n_per_run) + 1)
+
+
+def _gated_metric(
+    metric: str, a: FloatArray, b: FloatArray, plan: _Plan, rng: np.random.Generator
+) -> tuple[MetricChange, int | None]:
+    """Bootstrap check of one metric against its own threshold, and the queries per run it would need."""
+    threshold = plan.gated[metric]
+    q = _PERCENTILE.get(metric)
+    if q is not None:
+        # Each run needs _MIN_TAIL points beyond the percentile for the bootstrap to mean anything.
+        need = math.ceil(_MIN_TAIL / (1.0 - q / 100.0) - 1e-9)
+        if min(a.size, b.size) < need:
+            return _describe(metric, a, b, threshold=threshold, verdict="too_few"), need
+    lo, hi = _bootstrap_log_ratio(a, b, metric, plan.level_alpha, rng)
+    change = _describe(metric, a, b, threshold=threshold)
+    ci = (math.expm1(lo), math.expm1(hi))
+    verdict = _decide(change.rel_change, ci, significant=lo > 0 or hi < 0, threshold=threshold)
+    queries = None
+    if verdict == "inconclusive":
+        est = math.log1p(change.rel_change) if change.rel_change > -1 else -math.inf
+        se = (hi - lo) / 2.0 / plan.z_crit  # the percentile interval is ~ +-z*SE wide
+        n_per_run = 2.0 * a.size * b.size / (a.size + b.size)
+        queries = _queries_needed(LogEstimate(est, lo, hi, se), n_per_run, plan.z_crit, threshold)
+    return MetricChange(metric, change.old, change.new, change.rel_change, threshold, ci, verdict), queries
+
+
+def _describe(
+    metric: str, a: FloatArray, b: FloatArray, *, threshold: float | None = None, verdict: Verdict | None = None
+) -> MetricChange:
+    old, new = _statistic(a, metric), _statistic(b, metric)
+    return MetricChange(metric, old, new, _relative(old, new), threshold, None, verdict)
+
+
+def _statistic(x: FloatArray, metric: str) -> float:
+    if x.size == 0:
+        return math.nan
+    if metric == "mean":
+        return float(np.mean(x))
+    return float(np.percentile(x, _PERCENTILE[metric]))
+
+
+def _relative(old: float, new: float) -> float:
+    if math.isnan(old) or math.isnan(new):
+        return math.nan
+    if old == 0:
+        return 0.0 if new == 0 else math.inf
+    return new / old - 1.0
+
+
+def _bootstrap_log_ratio(
+    a: FloatArray, b: FloatArray, metric: str, level_alpha: float, rng: np.random.Generator
+) -> tuple[float, float]:
+    """Percentile-bootstrap CI of log(metric(new) / metric(old)), runs resampled independently."""
+    # Enough resamples that each tail of the interval rests on at least ~20 of them.
+    n_boot = min(20_000, max(2_000, math.ceil(40.0 / level_alpha)))
+    log_ratio = np.log(_bootstrap_statistic(b, metric, n_boot, rng)) - np.log(
+        _bootstrap_statistic(a, metric, n_boot, rng)
+    )
+    lo, hi = np.quantile(log_ratio, [level_alpha / 2.0, 1.0 - level_alpha / 2.0])
+    return float(lo), float(hi)
+
+
+def _bootstrap_statistic(x: FloatArray, metric: str, n_boot: int, rng: np.random.Generator) -> FloatArray:
+    rows = max(1, _CHUNK_VALUES // x.size)
+    out = np.empty(n_boot, dtype=np.float64)
+    for start in range(0, n_boot, rows):
+        stop = min(n_boot, start + rows)
+        sample = x[rng.integers(0, x.size, size=(stop - start, x.size))]
+        if metric == "mean":
+            out[start:stop] = sample.mean(axis=1)
+        else:
+            out[start:stop] = np.percentile(sample, _PERCENTILE[metric], axis=1)
+    return out
+
+
+# --- input checking ------------------------------------------------------------------------------------
+
+
+def _durations(values: Sequence[float], name: str, side: str) -> FloatArray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError(f"stage {name!r} ({side}): expected a flat sequence of durations")
+    if not np.all(np.isfinite(array)) or np.any(array < 0):
+        raise ValueError(f"stage {name!r} ({side}): durations must be finite and non-negative")
+    return np.maximum(array, _FLOOR_MS)
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")

@@ -1,0 +1,214 @@
+"""Stack → stage attribution and hotspot building, shared by every sampling or allocation backend.
+
+A backend turns its native output into weighted stacks (root first): a CPU sample with its time, or
+an allocation with its bytes. The stage of a stack is its innermost `<ragperf-stage:PATH>` frame;
+a stack with none is `OUTSIDE_STAGES` (setup, warm-up harness, the event loop between tasks), kept,
+not dropped. Within a stage only the frames above the trampoline count, so the stage's hotspots are
+its own code. A function is one hotspot per stage (its line is its costliest line), split in two
+when some of its samples were spent waiting, so waiting time is labelled as such.
+"""
+
+from __future__ import annotations
+
+import linecache
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from ragperf.schema.v1 import OUTSIDE_STAGES, Hotspot
+from ragperf.trampoline import stage_of_filename
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+__all__ = [
+    "BLOCKING_CALLS",
+    "OUTSIDE_STAGES",
+    "Frame",
+    "HotspotBuilder",
+    "is_blocking_call",
+    "leaf_waits",
+    "stage_of_stack",
+]
+
+# Calls that block the calling thread without using the CPU: a sample whose leaf is one of these
+# is time spent waiting (sleep, I/O, locks, the event loop's selector). Names as the profilers
+# report them: pyinstrument and scalene give builtins their bare or `type.method` names, py-spy
+# --native gives libc symbols.
+BLOCKING_CALLS = frozenset(
+    {
+        "sleep",
+        "select",
+        "poll",
+        "epoll.poll",
+        "kqueue.control",
+        "select.poll",
+        "acquire",
+        "lock.acquire",
+        "wait",
+        "recv",
+        "recv_into",
+        "recvfrom",
+        "socket.recv",
+        "socket.recv_into",
+        "accept",
+        "connect",
+        "read",
+        "readinto",
+        "waitpid",
+        "getaddrinfo",
+        "nanosleep",
+        "clock_nanosleep",
+        "epoll_wait",
+        "pthread_cond_wait",
+        "pthread_cond_timedwait",
+        "sem_wait",
+        "sem_timedwait",
+        "futex_wait",
+        "__futex_abstimed_wait_common",
+    }
+)
+
+
+# A Python line that calls something that blocks. Sampling profilers that see only Python frames
+# (py-spy without --native, scalene) show a `time.sleep(...)` as the line that called it.
+_WAITING_LINE = re.compile(
+    r"\b(sleep|select|poll|wait|acquire|join|result|recv\w*|readline|readinto|accept|connect|urlopen)\s*\("
+    r"|\.get\(\s*(block|timeout|True)|\bawait\b"
+)
+
+
+def is_blocking_call(function: str) -> bool:
+    """True when a leaf function is a call that waits (sleep, I/O, lock) rather than computes."""
+    return function in BLOCKING_CALLS or function.rsplit(".", 1)[-1] in BLOCKING_CALLS
+
+
+def leaf_waits(frame: Frame) -> bool:
+    """True when a sample's leaf frame is waiting: a blocking call, or a line that calls one."""
+    if is_blocking_call(frame.function):
+        return True
+    line = linecache.getline(frame.file, frame.line) if frame.line > 0 else ""
+    return bool(_WAITING_LINE.search(line))
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One frame of a sampled stack: function name, file and the line executing in it."""
+
+    function: str
+    file: str
+    line: int
+
+
+def stage_of_stack(stack: Sequence[Frame]) -> tuple[str, int]:
+    """The stage of a root-first stack and the index of its first frame inside the stage.
+
+    Returns (OUTSIDE_STAGES, 0) when no trampoline frame is on the stack.
+    """
+    for index in range(len(stack) - 1, -1, -1):
+        stage = stage_of_filename(stack[index].file)
+        if stage is not None:
+            return stage, index + 1
+    return OUTSIDE_STAGES, 0
+
+
+@dataclass(slots=True)
+class _Acc:
+    self_value: float = 0.0
+    total_value: float = 0.0
+    samples: int = 0
+    count: int = 0
+    line_self: dict[int, float] = field(default_factory=dict)
+    first_line: int = 0
+
+
+_Key = tuple[str, str, str, bool]  # stage, function, file, waiting
+
+
+class HotspotBuilder:
+    """Accumulate weighted stacks, then emit per-stage hotspots with shares of the stage."""
+
+    def __init__(self, backend: str, unit: Literal["ms", "bytes"]) -> None:
+        self.backend = backend
+        self.unit = unit
+        self._acc: dict[_Key, _Acc] = {}
+        self.stage_totals: dict[str, float] = {}
+        self.stage_samples: dict[str, int] = {}
+
+    def add(
+        self,
+        stack: Sequence[Frame],
+        value: float,
+        *,
+        samples: int = 1,
+        count: int = 0,
+        waiting: bool | None = None,
+    ) -> str:
+        """Add one stack (root first) costing `value`; return the stage it was attributed to.
+
+        `waiting=None` decides from the leaf: a blocking call (sleep, select, lock) is waiting.
+        """
+        stage, first = stage_of_stack(stack)
+        own = stack[first:]
+        if waiting is None:
+            waiting = bool(own) and is_blocking_call(own[-1].function)
+        self.stage_totals[stage] = self.stage_totals.get(stage, 0.0) + value
+        self.stage_samples[stage] = self.stage_samples.get(stage, 0) + samples
+        if not own:
+            return stage
+        seen: set[_Key] = set()
+        for frame in own:
+            key = (stage, frame.function, frame.file, waiting)
+            if key in seen:  # recursion: a function's total counts once per stack
+                continue
+            seen.add(key)
+            acc = self._acc.get(key)
+            if acc is None:
+                acc = self._acc[key] = _Acc(first_line=frame.line)
+            acc.total_value += value
+        leaf = own[-1]
+        acc = self._acc[(stage, leaf.function, leaf.file, waiting)]
+        acc.self_value += value
+        acc.samples += samples
+        acc.count += count
+        acc.line_self[leaf.line] = acc.line_self.get(leaf.line, 0.0) + value
+        return stage
+
+    def hotspots(self, per_stage: int | None = 50) -> list[Hotspot]:
+        """Hotspots ranked by self value within each stage (stages by total, largest first)."""
+        by_stage: dict[str, list[tuple[_Key, _Acc]]] = {}
+        for key, acc in self._acc.items():
+            by_stage.setdefault(key[0], []).append((key, acc))
+        out: list[Hotspot] = []
+        for stage in sorted(by_stage, key=lambda s: -self.stage_totals.get(s, 0.0)):
+            ranked = sorted(by_stage[stage], key=lambda item: (-item[1].self_value, -item[1].total_value))
+            out.extend(self._hotspot(key, acc) for key, acc in ranked[:per_stage])
+        return out
+
+    def _hotspot(self, key: _Key, acc: _Acc) -> Hotspot:
+        stage, function, file, waiting = key
+        total = self.stage_totals.get(stage, 0.0)
+        line = max(acc.line_self, key=acc.line_self.__getitem__) if acc.line_self else acc.first_line
+        return Hotspot(
+            stage=stage,
+            function=function,
+            file=file,
+            line=line,
+            self_value=acc.self_value,
+            total_value=acc.total_value,
+            unit=self.unit,
+            samples=acc.samples,
+            count=acc.count if self.unit == "bytes" else None,
+            share=acc.self_value / total if total > 0 else 0.0,
+            waiting=waiting,
+            backend=self.backend,
+        )
+
+
+def stage_sample_shares(hotspots: Iterable[Hotspot]) -> dict[str, float]:
+    """Each stage's share of all self value in a list of hotspots (for checks and summaries)."""
+    totals: dict[str, float] = {}
+    for spot in hotspots:
+        totals[spot.stage] = totals.get(spot.stage, 0.0) + spot.self_value
+    grand = sum(totals.values())
+    return {stage: value / grand for stage, value in totals.items()} if grand > 0 else {}

@@ -1,0 +1,121 @@
+"""`ragperf diff`: compare two run files (or two load files) stage by stage; exit 1 on a regression (a CI gate)."""
+
+from __future__ import annotations
+
+import enum
+import io
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ragperf.cli.common import err_console, user_errors
+from ragperf.errors import ExitCode
+
+if TYPE_CHECKING:
+    from ragperf.schema.diff import DiffReport
+
+__all__ = ["diff"]
+
+# Piped output (CI logs) has no width of its own; rich's 80 columns would squeeze the table unreadable.
+PIPED_WIDTH = 140
+
+
+class DiffFormat(str, enum.Enum):
+    """Output formats of the diff."""
+
+    terminal = "terminal"
+    md = "md"
+    json = "json"
+
+
+@user_errors
+def diff(
+    baseline: Annotated[
+        Path,
+        typer.Argument(help="Baseline run file (JSON from 'ragperf run', or 'ragperf load').", show_default=False),
+    ],
+    new: Annotated[
+        Path, typer.Argument(help="New file of the same kind to judge against the baseline.", show_default=False)
+    ],
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--threshold",
+            "-t",
+            help="Smallest change that counts, on the p50 (default 5%); METRIC=PCT gates p95, p99 or mean too, "
+            "e.g. -t p95=10%. Repeatable.",
+        ),
+    ] = None,
+    alpha: Annotated[
+        float, typer.Option("--alpha", help="Significance level, Bonferroni-corrected over the paths compared.")
+    ] = 0.05,
+    output_format: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.terminal,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the diff to this file.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Compare runs of different pipelines anyway.")] = False,
+) -> None:
+    """Compare two runs (or two load tests): per-stage verdicts with confidence intervals; exit 1 on a regression."""
+    from ragperf.analysis.compare import parse_thresholds
+    from ragperf.analysis.diff import diff_runs
+    from ragperf.schema import load_run
+
+    try:
+        default, per_metric = parse_thresholds(threshold or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--threshold'") from None
+    if not 0.0 < alpha < 1.0:
+        raise typer.BadParameter(f"{alpha} is not in (0, 1); e.g. --alpha 0.05", param_hint="'--alpha'")
+    report = diff_runs(
+        load_run(baseline),
+        load_run(new),
+        baseline_path=baseline,
+        new_path=new,
+        threshold=default,
+        alpha=alpha,
+        metric_thresholds=per_metric,
+        force=force,
+    )
+    if output is None:
+        text = _render(report, output_format)
+        if text is None:
+            _print_terminal(report)
+        else:
+            typer.echo(text, nl=False)
+    else:
+        from ragperf.schema.io import atomic_write_text
+
+        # As 'ragperf run' does: the terminal view for the log, the chosen format in the file (a CI summary).
+        _print_terminal(report)
+        atomic_write_text(output, _render(report, output_format) or _terminal_text(report))
+        err_console.print(f"Diff written to {output}", markup=False)
+    raise typer.Exit(int(ExitCode.FAILED if report.regressions else ExitCode.OK))
+
+
+def _render(report: DiffReport, output_format: DiffFormat) -> str | None:
+    """The diff as text in a file format; None for the terminal view."""
+    if output_format is DiffFormat.json:
+        return report.model_dump_json(indent=1) + "\n"
+    if output_format is DiffFormat.md:
+        from ragperf.renderers.diff_markdown import render_diff_markdown
+
+        return render_diff_markdown(report)
+    return None
+
+
+def _print_terminal(report: DiffReport) -> None:
+    from rich.console import Console
+
+    from ragperf.renderers.diff_terminal import render_diff_terminal
+
+    render_diff_terminal(report, Console(highlight=False, width=None if sys.stdout.isatty() else PIPED_WIDTH))
+
+
+def _terminal_text(report: DiffReport) -> str:
+    from rich.console import Console
+
+    from ragperf.renderers.diff_terminal import render_diff_terminal
+
+    buffer = io.StringIO()
+    render_diff_terminal(report, Console(file=buffer, width=PIPED_WIDTH, no_color=True, highlight=False))
+    return buffer.getvalue()

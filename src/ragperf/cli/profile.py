@@ -1,0 +1,211 @@
+"""`ragperf profile`: the seed's one-command full report.
+
+Pipeline profiling (100 queries), memory profiling (3 queries) and leak detection (30
+iterations) in sequence under one progress display, then the report and the raw JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ragperf.cli.common import err_console, locate_config, out_console, user_errors
+from ragperf.cli.options import parse_options
+from ragperf.config import load_config
+from ragperf.errors import ExitCode
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from rich.console import Console
+    from rich.progress import TaskID
+
+    from ragperf.runner import RunRequest
+
+__all__ = ["PhasedProgress", "profile"]
+
+LEAK_WARMUP = 5  # as 'ragperf leak': the first iterations fill caches and are not a leak
+
+
+@dataclass(frozen=True)
+class _Phase:
+    name: str
+    request: RunRequest
+
+
+class PhasedProgress:
+    """One display for several runs: an overall bar of phases, and the current phase's queries."""
+
+    def __init__(self, console: Console, phases: list[str]) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("{task.description:<24}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[note]}"),
+            console=console,
+        )
+        self._phases = phases
+        self._overall: TaskID | None = None
+        self._current: TaskID | None = None
+        self._index = -1
+        self._failed = 0
+
+    def __enter__(self) -> PhasedProgress:
+        self._progress.start()
+        self._overall = self._progress.add_task("full report", total=len(self._phases), note="")
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._progress.stop()
+
+    def begin(self, warmup: int, measured: int) -> None:
+        """A phase's run is starting: finish the previous bar, open this one."""
+        if self._current is not None:
+            self._progress.update(self._current, visible=False)
+        self._index += 1
+        self._failed = 0
+        name = self._phases[self._index] if self._index < len(self._phases) else "run"
+        label = f"{self._index + 1}/{len(self._phases)} {name}"
+        self._current = self._progress.add_task(label, total=measured + warmup, note="setting up")
+        if self._overall is not None:
+            self._progress.update(self._overall, completed=self._index, note=name)
+
+    def event(self, event: dict[str, Any]) -> None:
+        """Advance the current phase on each worker event."""
+        if self._current is None:
+            return
+        kind = event["type"]
+        if kind == "ready":
+            self._progress.update(self._current, note=f"setup took {event['setup_ms'] / 1000:.1f} s")
+        elif kind == "warmup":
+            self._progress.update(self._current, advance=1, note="warm-up")
+        elif kind == "query":
+            self._failed += event.get("error") is not None
+            failed = f", {self._failed} failed" if self._failed else ""
+            self._progress.update(self._current, advance=1, note=f"last {event['total_ms']:.0f} ms{failed}")
+
+    def done(self) -> None:
+        """Every phase has run."""
+        if self._overall is not None:
+            self._progress.update(self._overall, completed=len(self._phases), note="writing the report")
+
+
+@user_errors
+def profile(
+    config: Annotated[
+        Path | None, typer.Argument(help="Pipeline config (TOML). Default: ./ragperf.toml, else the built-in demo.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Report file (.md, .html, .json, .txt).")
+    ] = None,
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="Report format (default: from --output).")] = None,
+    raw: Annotated[Path | None, typer.Option("--json", help="Raw data (all runs and the roadmap) as JSON.")] = None,
+    queries: Annotated[int, typer.Option("--queries", "-n", min=1, help="Measured queries for latency.")] = 100,
+    memory_queries: Annotated[int, typer.Option("--memory-queries", min=0, help="Queries for memory (0: skip).")] = 3,
+    leak_iterations: Annotated[
+        int, typer.Option("--leak-iterations", min=0, help="Leak iterations (0: skip; else at least 5).")
+    ] = 30,
+    backend: Annotated[
+        str | None, typer.Option("--backend", "-b", help="Backend for the latency phase (see 'ragperf backends').")
+    ] = None,
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-O", help="Backend option KEY=VALUE (repeatable).")
+    ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option("--rules", help="TOML file whose report table sets priority thresholds and adds rules."),
+    ] = None,
+    gate: Annotated[bool, typer.Option("--gate", help="Exit 1 when a target fails (for CI).")] = False,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show the progress display.")] = True,
+) -> None:
+    """Profile latency, memory and leaks in one go, then write the full report and the raw JSON."""
+    from ragperf.cli.report import format_for, load_report_config, write_report
+    from ragperf.errors import ConfigError
+    from ragperf.memory.settings import LeakSettings
+    from ragperf.renderers.base import assemble
+    from ragperf.runner import RunRequest, execute
+
+    if 0 < leak_iterations < 5:
+        raise ConfigError("--leak-iterations: a trend needs at least 5 iterations; pass 5 or more, or 0 to skip")
+    report_config = load_report_config(rules) if rules is not None else None
+    config_path = locate_config(config)
+    cfg = load_config(config_path)
+    stamp = datetime.now().astimezone().strftime("%Y%m%d-%H%M%S")
+    folder = Path(".ragperf") / "runs"
+    base = f"{stamp}-{cfg.pipeline.name}"
+    backend_name = backend or cfg.backend.name
+    options = dict(cfg.backend.options) if backend_name == cfg.backend.name else {}
+    options.update(parse_options(option or []))
+    common: dict[str, Any] = {"config": cfg, "config_path": config_path}
+    phases = [
+        _Phase(
+            "latency",
+            RunRequest(
+                **common,
+                output=folder / f"{base}-{backend_name}.json",
+                backend=backend_name,
+                backend_options=options,
+                measured=queries,
+                warmup=cfg.run.warmup,
+            ),
+        )
+    ]
+    if memory_queries:
+        request = RunRequest(
+            **common, output=folder / f"{base}-memory.json", backend="timer", measured=memory_queries, memory=True
+        )
+        phases.append(_Phase("memory", request))
+    if leak_iterations:
+        settings = LeakSettings(snapshot_every=cfg.memory.snapshot_every, frames=cfg.memory.frames)
+        leak_request = RunRequest(
+            **common,
+            output=folder / f"{base}-leak.json",
+            backend="timer",
+            measured=leak_iterations,
+            warmup=max(cfg.run.warmup, LEAK_WARMUP),
+            memory=True,
+            leak=settings,
+        )
+        phases.append(_Phase("leak", leak_request))
+
+    outcomes = []
+    if progress:
+        with PhasedProgress(err_console, [p.name for p in phases]) as display:
+            for phase in phases:
+                outcomes.append(execute(phase.request, display))
+            display.done()
+    else:
+        outcomes = [execute(phase.request) for phase in phases]
+
+    built = assemble([o.run for o in outcomes], report_config)
+    report_path = output or Path(".ragperf") / "reports" / f"{base}.md"
+    raw_path = raw or report_path.with_suffix(".json")
+    write_report(built, fmt or format_for(report_path), report_path)
+    if raw_path != report_path:
+        write_report(built, "json", raw_path)
+    for outcome in outcomes:
+        out_console.print(f"Run file ({outcome.run.kind}): {outcome.path}")
+    out_console.print(f"Report: {report_path}\nRaw data: {raw_path}")
+    code = max((o.exit_code for o in outcomes), default=ExitCode.OK)
+    failed = any(t.verdict == "FAIL" for o in outcomes for t in o.run.summary.targets)
+    if code == ExitCode.OK and gate and failed:
+        code = ExitCode.FAILED
+    raise typer.Exit(int(code))

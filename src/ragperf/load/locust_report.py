@@ -1,0 +1,82 @@
+"""The Locust master's side: merge every process's exact histograms into a ragperf load file."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from time import perf_counter_ns
+from typing import TYPE_CHECKING, Any
+
+from ragperf.environment import load_average, now_iso
+from ragperf.load.loadfile import LoadContext, build_load_file
+from ragperf.load.results import merge_step
+from ragperf.queries import load_queries, locate_queries, query_set_digest
+from ragperf.runner import stage_infos
+from ragperf.schema.io import save_run
+
+if TYPE_CHECKING:
+    from locust.env import Environment
+
+__all__ = ["write_locust_file"]
+
+_WINDOW_S = 1.0
+
+
+def _aligned(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Re-key the wall-clock windows (whole seconds since the epoch) from the test's first second."""
+    keys = [int(k) for part in parts for k in part["windows"]]
+    first = min(keys, default=0)
+    return [{**part, "windows": {str(int(k) - first): w for k, w in part["windows"].items()}} for part in parts]
+
+
+def write_locust_file(environment: Environment, parts: list[dict[str, Any]], *, nodes: int, final: int) -> Path:
+    """Write the load file for a finished Locust run; return its path."""
+    from ragperf.load.locust_user import _Process
+
+    options = environment.parsed_options
+    config_path = Path(options.ragperf_config if options is not None else "ragperf.toml").resolve()
+    from ragperf.config import load_config
+
+    config = load_config(config_path)
+    started, stopped = _Process.test_started_ns, _Process.test_stopped_ns or perf_counter_ns()
+    duration = (stopped - started) / 1e9 if started else max(int(p["elapsed_ns"]) for p in parts) / 1e9
+    completed = sum(int(p["completed"]) for p in parts)
+    users = int(getattr(options, "num_users", 0) or 0)
+    per_user = float(getattr(options, "ragperf_qps", 0.0) or 0.0)
+    # Closed loop: the offered rate is the pacing asked for, else what the users achieved.
+    rate = users * per_user if users and per_user else completed / max(duration, 1e-9)
+    infos = stage_infos(config)
+    parts = _aligned(parts)
+    if users and per_user:
+        # Arrivals asked for (the pacing) rather than queries run, so a rate not reached shows as such.
+        parts[0] = {**parts[0], "offered": int(parts[0]["offered"]) + max(0, round(rate * duration) - completed)}
+    step = merge_step(
+        parts,
+        step=0,
+        rate=round(rate, 3),
+        duration_s=max(duration, 1e-9),
+        window_s=_WINDOW_S,
+        infos=infos,
+        p95_target_ms=config.targets.p95_ms,
+        error_budget=0.01,
+    )
+    queries = load_queries(locate_queries(config.pipeline.queries or "", config_path.parent))
+    context = LoadContext(
+        config=config,
+        config_path=config_path,
+        engine="locust",
+        mode="fixed",
+        arrival="constant",
+        workers=nodes,
+        warmup=int(getattr(options, "ragperf_warmup", 0) or 0),
+        error_budget=0.01,
+        queries_digest=query_set_digest(queries),
+        started_at=now_iso(),
+        load_start=load_average(),
+    )
+    run = build_load_file(context, [step], interrupted=final < nodes)
+    given = getattr(options, "ragperf_output", "") or ""
+    stamp = datetime.now().astimezone().strftime("%Y%m%d-%H%M%S")
+    output = Path(given) if given else Path(".ragperf") / "runs" / f"{stamp}-{config.pipeline.name}-locust.json"
+    save_run(run, output)
+    return output

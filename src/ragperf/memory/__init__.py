@@ -1,0 +1,1 @@
+"""Memory per stage: cheap RSS/heap/peak readings, leak-mode series, allocation-site snapshots."""

@@ -1,0 +1,175 @@
+"""The parent's side of `ragperf leak`: fit the series, judge it, attribute the growth to a stage."""
+
+from __future__ import annotations
+
+import statistics
+from typing import TYPE_CHECKING, Any, Literal
+
+from ragperf.analysis.leak import Fit, judge, theil_sen
+from ragperf.memory.readings import MB
+from ragperf.memory.report import mb, stage_readings
+from ragperf.memory.snapshots import OUTSIDE, TRUNCATED
+from ragperf.schema.memory import AllocationSite, LeakPoint, LeakReport, LeakStage, SlopeFit
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ragperf.memory.settings import LeakSettings
+
+__all__ = ["build_leak_report"]
+
+_MIN_ITERATIONS = 5
+_NOT_A_STAGE = (OUTSIDE, TRUNCATED)
+
+
+def _fit(values: Sequence[float | None]) -> Fit | None:
+    known = [(i, v) for i, v in enumerate(values) if v is not None]
+    if len(known) < _MIN_ITERATIONS:
+        return None
+    return theil_sen([v for _, v in known], [i for i, _ in known])
+
+
+def _slope_fit(fit: Fit | None) -> SlopeFit | None:
+    if fit is None:
+        return None
+    return SlopeFit(
+        n=fit.n,
+        slope=fit.slope,
+        ci_low=fit.ci_low,
+        ci_high=fit.ci_high,
+        intercept=fit.intercept,
+        late_slope=fit.late_slope,
+    )
+
+
+def _delta(after: int | None, before: int | None) -> float | None:
+    return None if after is None or before is None else (after - before) / MB
+
+
+def _stages(events: Sequence[dict[str, Any]], growth: dict[str, float]) -> tuple[LeakStage, ...]:
+    """Probed stages (top level) and every stage the snapshots saw growing, in that order."""
+    readings = stage_readings(events)
+    total = sum(max(v, 0.0) for v in growth.values())
+    paths = list(readings) + sorted(p for p in growth if p not in readings)
+    out = []
+    for path in paths:
+        rows = readings.get(path, [])
+        rss = [d for d in (_delta(r[2], r[1]) for r in rows) if d is not None]
+        heap = [d for d in (_delta(r[4], r[3]) for r in rows) if d is not None]
+        bytes_per_iter = growth.get(path)
+        out.append(
+            LeakStage(
+                path=path,
+                growth_per_iter=None if bytes_per_iter is None else bytes_per_iter / MB,
+                share=None if bytes_per_iter is None or total <= 0 else bytes_per_iter / total,
+                rss_delta_mean=statistics.fmean(rss) if rss else None,
+                heap_delta_mean=statistics.fmean(heap) if heap else None,
+            )
+        )
+    return tuple(out)
+
+
+def _owner(growth: dict[str, float]) -> tuple[str | None, float]:
+    """The stage holding most of the growing bytes, and its share."""
+    total = sum(max(v, 0.0) for v in growth.values())
+    if total <= 0:
+        return None, 0.0
+    stage, value = max(growth.items(), key=lambda kv: kv[1])
+    return stage, value / total
+
+
+def _series(events: Sequence[dict[str, Any]]) -> tuple[LeakPoint, ...]:
+    return tuple(
+        LeakPoint(
+            iteration=i,
+            query_id=e["id"],
+            rss=mb(e["rss"]),
+            heap=mb(e["heap"]),
+            stages={r[0]: (_delta(r[2], r[1]), _delta(r[4], r[3])) for r in e["stages"]},
+        )
+        for i, e in enumerate(events)
+    )
+
+
+def _sites(found: dict[str, Any] | None) -> tuple[AllocationSite, ...]:
+    if not found:
+        return ()
+    return tuple(
+        AllocationSite(
+            stage=s["stage"],
+            file=s["file"],
+            line=s["line"],
+            code=s["code"],
+            growth_per_iter=s["growth"] / MB,
+            blocks_per_iter=s["blocks"],
+            size=s["size"] / MB,
+            stack=tuple(s["stack"]),
+        )
+        for s in found["sites"]
+    )
+
+
+def build_leak_report(
+    events: Sequence[dict[str, Any]],
+    found: dict[str, Any] | None,
+    settings: LeakSettings,
+    *,
+    warmup: int,
+    target: float | None,
+) -> LeakReport:
+    """Fit RSS and heap, judge the basis series (heap when readable), name the stage that grows."""
+    min_slope = settings.min_slope
+    rss, heap = _fit([mb(e["rss"]) for e in events]), _fit([mb(e["heap"]) for e in events])
+    basis: Literal["heap", "rss"] = "heap" if heap is not None else "rss"
+    fit = heap if heap is not None else rss
+    growth: dict[str, float] = dict(found["stages"]) if found else {}
+    verdict: Literal["PASS", "FAIL", "n/a"] = "n/a"
+    if fit is None:
+        detected, message = False, f"no trend: too few iterations (need {_MIN_ITERATIONS})"
+    else:
+        judged = judge(fit, min_slope=min_slope, target=target)
+        detected, verdict = judged.detected, judged.verdict
+        message = _message(basis, fit, judged.reason, detected, rss if basis == "heap" else None, min_slope)
+    owner, share = _owner(growth) if detected else (None, 0.0)
+    if owner is not None:
+        message += f"; {share:.0%} of the growing bytes are in {_named(owner)}"
+    elif detected:
+        message += "; no growing allocation site was seen by tracemalloc (native memory, or no snapshots)"
+    return LeakReport(
+        iterations=len(events),
+        warmup=warmup,
+        gc_between=True,
+        basis=basis,
+        rss=_slope_fit(rss),
+        heap=_slope_fit(heap),
+        min_slope=min_slope,
+        detected=detected,
+        slope=None if fit is None else fit.slope,
+        ci=None if fit is None else (fit.ci_low, fit.ci_high),
+        target=target,
+        verdict=verdict,
+        stage=owner,
+        message=message,
+        snapshot_every=found["every"] if found else 0,
+        tracemalloc_frames=found["frames"] if found else settings.frames,
+        stages=_stages(events, growth),
+        sites=_sites(found),
+        series=_series(events),
+    )
+
+
+def _named(stage: str) -> str:
+    if stage == TRUNCATED:
+        return "frames too deep to reach the stage (raise --frames)"
+    return "code outside the stages (setup, threads, harness)" if stage in _NOT_A_STAGE else f"stage '{stage}'"
+
+
+def _message(basis: str, fit: Fit, reason: str, detected: bool, rss: Fit | None, min_slope: float) -> str:
+    what = "the Python heap" if basis == "heap" else "RSS"
+    trend = f"{what} {fit.slope:+.3f} MB/iter [95% CI {fit.ci_low:+.3f}, {fit.ci_high:+.3f}] over {fit.n} iterations"
+    if detected:
+        return f"leak: {trend}"
+    text = f"no leak: {trend}, {reason}"
+    if rss is not None and rss.ci_low > min_slope:
+        text += f"; RSS grows {rss.slope:+.3f} MB/iter, memory the allocator keeps (fragmentation), not live objects"
+    return text

@@ -1,0 +1,114 @@
+"""The parent's side: turn the worker's memory events into the run file's memory section."""
+
+from __future__ import annotations
+
+import statistics
+from typing import TYPE_CHECKING, Any, Literal
+
+from ragperf.analysis.percentiles import percentile
+from ragperf.memory.readings import MB
+from ragperf.schema.memory import MemoryPoint, MemoryReport, StageMemory
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ragperf.config import Targets
+
+__all__ = ["build_memory_report", "mb", "stage_readings"]
+
+Verdict = Literal["PASS", "FAIL", "n/a"]
+
+
+def mb(value: float | None) -> float | None:
+    """Bytes to MB (MiB), keeping None."""
+    return None if value is None else value / MB
+
+
+def _delta(after: float | None, before: float | None) -> float | None:
+    return None if after is None or before is None else (after - before) / MB
+
+
+def stage_readings(events: Sequence[dict[str, Any]]) -> dict[str, list[list[Any]]]:
+    """Each top-level stage's readings [path, rss0, rss1, heap0, heap1, peak] over the queries, in order."""
+    by_stage: dict[str, list[list[Any]]] = {}
+    for event in events:
+        for reading in event["stages"]:
+            by_stage.setdefault(reading[0], []).append(reading)
+    return by_stage
+
+
+def _mean_max(values: list[float | None]) -> tuple[float | None, float | None]:
+    known = [v for v in values if v is not None]
+    return (statistics.fmean(known), max(known)) if known else (None, None)
+
+
+def _judge(value: float | None, target: float | None) -> Verdict:
+    if value is None or target is None:
+        return "n/a"
+    return "PASS" if value <= target else "FAIL"
+
+
+def _stage(path: str, readings: list[list[Any]], targets: Targets) -> StageMemory:
+    rss_mean, rss_max = _mean_max([_delta(r[2], r[1]) for r in readings])
+    heap_mean, heap_max = _mean_max([_delta(r[4], r[3]) for r in readings])
+    peak = max(r[5] for r in readings) / MB
+    increment = max(r[5] - (r[1] if r[1] is not None else r[5]) for r in readings) / MB
+    peak_ok, request_ok = _judge(peak, targets.peak_memory_mb), _judge(increment, targets.request_memory_mb)
+    verdicts = {peak_ok, request_ok} - {"n/a"}
+    verdict: Verdict = "n/a" if not verdicts else ("FAIL" if "FAIL" in verdicts else "PASS")
+    return StageMemory(
+        path=path,
+        n=len(readings),
+        rss_delta_mean=rss_mean or 0.0,
+        rss_delta_max=rss_max or 0.0,
+        heap_delta_mean=heap_mean,
+        heap_delta_max=heap_max,
+        peak_rss=peak,
+        peak_increment=increment,
+        verdict=verdict,
+    )
+
+
+def _request_increments(events: Sequence[dict[str, Any]]) -> list[float]:
+    """Per query: the highest RSS in any of its stages above the RSS when it started."""
+    out = []
+    for event in events:
+        stages = event["stages"]
+        if stages and stages[0][1] is not None:
+            out.append((max(r[5] for r in stages) - stages[0][1]) / MB)
+    return out
+
+
+def build_memory_report(baseline: dict[str, Any], events: Sequence[dict[str, Any]], targets: Targets) -> MemoryReport:
+    """Baseline, peak, total delta, per-stage deltas and peaks, and the per-query series."""
+    by_stage = stage_readings(events)
+    stages = tuple(_stage(path, readings, targets) for path, readings in by_stage.items())
+    candidates: list[tuple[float, str]] = [(baseline["setup_peak"] / MB, "setup")]
+    candidates += [(s.peak_rss, s.path) for s in stages]
+    candidates += [(e["rss"] / MB, "between queries") for e in events if e["rss"] is not None]
+    peak, where = max(candidates)
+    last = events[-1] if events else {"rss": baseline["rss"], "heap": baseline["heap"]}
+    increments = _request_increments(events)
+    probe_ns = [e.get("probe_ns") for e in events]
+    n_stage_calls = sum(len(e["stages"]) for e in events)
+    known_ns = [ns for ns in probe_ns if ns is not None]
+    return MemoryReport(
+        rss_source=baseline["rss_source"],
+        heap_source=baseline["heap_source"],
+        peak_source=baseline["peak_source"],
+        rss_start=mb(baseline["rss_start"]),
+        setup_peak=mb(baseline["setup_peak"]),
+        baseline_rss=mb(baseline["rss"]),
+        baseline_heap=mb(baseline["heap"]),
+        peak_rss=peak,
+        peak_where=where,
+        end_rss=mb(last["rss"]),
+        end_heap=mb(last["heap"]),
+        total_delta_rss=_delta(last["rss"], baseline["rss"]),
+        total_delta_heap=_delta(last["heap"], baseline["heap"]),
+        request_peak_max=max(increments) if increments else None,
+        request_peak_p95=percentile(increments, 95) if increments else None,
+        probe_us_per_stage=sum(known_ns) / n_stage_calls / 1e3 if known_ns and n_stage_calls else None,
+        stages=stages,
+        series=tuple(MemoryPoint(index=e["index"], rss=mb(e["rss"]), heap=mb(e["heap"])) for e in events),
+    )

@@ -1,0 +1,63 @@
+"""Build the run file's memory and leak sections from the worker's events, with their target verdicts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from ragperf.memory.leak_report import build_leak_report
+from ragperf.memory.report import build_memory_report
+from ragperf.schema.v1 import TargetVerdict
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ragperf.config import Targets
+    from ragperf.memory.settings import LeakSettings
+    from ragperf.schema.memory import LeakReport, MemoryReport
+    from ragperf.schema.v1 import RunSummary
+
+__all__ = ["memory_sections"]
+
+
+def memory_sections(
+    events: Sequence[dict[str, Any]],
+    summary: RunSummary,
+    targets: Targets,
+    *,
+    leak: LeakSettings | None,
+    warmup: int,
+) -> tuple[MemoryReport | None, LeakReport | None, RunSummary]:
+    """The memory section (when the worker measured memory), the leak section (leak mode), and the
+    summary with their target verdicts added to the latency ones."""
+    baseline = next((e for e in events if e["type"] == "memory_baseline"), None)
+    if baseline is None:
+        return None, None, summary
+    queries = [e for e in events if e["type"] == "memory"]
+    memory = build_memory_report(baseline, queries, targets)
+    verdicts = [
+        _verdict("peak_memory_mb", targets.peak_memory_mb, memory.peak_rss, "MB"),
+        _verdict("request_memory_mb", targets.request_memory_mb, memory.request_peak_max, "MB"),
+    ]
+    report = None
+    if leak is not None:
+        found = next((e for e in events if e["type"] == "leak_sites"), None)
+        report = build_leak_report(queries, found, leak, warmup=warmup, target=targets.leak_mb_per_iter)
+        if targets.leak_mb_per_iter is not None:
+            verdicts.append(
+                TargetVerdict(
+                    name="leak_mb_per_iter",
+                    target=targets.leak_mb_per_iter,
+                    measured=report.slope,
+                    unit="MB/iter",
+                    verdict=report.verdict,
+                )
+            )
+    kept = tuple(v for v in verdicts if v is not None)
+    return memory, report, summary.model_copy(update={"targets": summary.targets + kept})
+
+
+def _verdict(name: str, target: float | None, measured: float | None, unit: str) -> TargetVerdict | None:
+    if target is None:
+        return None
+    verdict: Literal["PASS", "FAIL", "n/a"] = "n/a" if measured is None else ("PASS" if measured <= target else "FAIL")
+    return TargetVerdict(name=name, target=target, measured=measured, unit=unit, verdict=verdict)

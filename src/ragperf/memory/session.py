@@ -1,0 +1,89 @@
+"""The worker's side of `--memory` and `ragperf leak`: baseline, per-query readings, snapshots."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from typing import TYPE_CHECKING, Any
+
+from ragperf.memory.probe import StageProbe
+from ragperf.memory.readings import MemoryReader
+from ragperf.pipeline import StageFailed
+from ragperf.state import State
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ragperf.memory.settings import LeakSettings
+    from ragperf.pipeline import Executor
+    from ragperf.spec import QueryItem, Stream
+
+__all__ = ["MemorySession"]
+
+
+class MemorySession:
+    """Owns the probe the executor calls, and writes memory events into the worker's stream.
+
+    Events (bytes): `memory_baseline` once before the first measured query, `memory` after each
+    measured query (leak mode collects garbage first, so the series shows what survives an
+    iteration), and `leak_sites` from the tracemalloc snapshots after the series.
+    """
+
+    def __init__(self, leak: LeakSettings | None) -> None:
+        self.reader = MemoryReader()
+        self.rss_start = self.reader.rss()
+        self.probe = StageProbe(self.reader)
+        self.leak = leak
+
+    def baseline(self, stream: Stream) -> None:
+        """Record the setup's peak and the memory the measured queries start from."""
+        gc.collect()
+        reader = self.reader
+        # The warm-up ran through the probe, whose resets cut the high-water mark into pieces.
+        warm_up, _ = self.probe.take()
+        pieces = [self.probe.first_peak, reader.peak(), *(reading[5] for reading in warm_up)]
+        stream.write(
+            "memory_baseline",
+            rss_start=self.rss_start,
+            setup_peak=max(p for p in pieces if p is not None),
+            rss=reader.rss(),
+            heap=reader.heap(),
+            rss_source="/proc/self/statm" if self.rss_start is not None else None,
+            heap_source=reader.heap_source,
+            peak_source="reset high-water mark" if reader.peak_resets else "larger of before/after",
+        )
+
+    def after_query(self, index: int, item_id: str, stream: Stream) -> int:
+        """Write this query's readings; return the probe's own time (ns) to leave out of the total."""
+        readings, cost = self.probe.take()
+        if self.leak is not None:
+            gc.collect()
+        reader = self.reader
+        rss, heap = reader.rss(), reader.heap()
+        stream.write("memory", index=index, id=item_id, rss=rss, heap=heap, stages=readings, probe_ns=cost)
+        return cost
+
+    def snapshots(self, executor: Executor, queries: Sequence[QueryItem], ctx: Any, first: int, stream: Stream) -> None:
+        """Leak mode: find the growing allocation sites on a few extra iterations, after the series."""
+        if self.leak is None or self.leak.snapshot_every == 0:
+            return
+        from ragperf.memory.snapshots import growing_sites
+
+        def iteration(index: int) -> None:
+            item = queries[index % len(queries)]
+            # A failing query was already reported by the series; here only its allocations matter.
+            with contextlib.suppress(StageFailed):
+                executor.run_query(State(item.text, ctx, {}, item.id, dict(item.meta)))
+            executor.recorder.drain()
+            gc.collect()
+
+        probe, executor.probe = executor.probe, None
+        try:
+            found: dict[str, Any] = growing_sites(iteration, first, self.leak.snapshot_every, self.leak.frames)
+        finally:
+            executor.probe = probe
+        stream.write("leak_sites", frames=self.leak.frames, **found)
+
+    def close(self) -> None:
+        """Release the /proc files."""
+        self.reader.close()

@@ -1,0 +1,97 @@
+"""What every renderer receives (a Report) and the small interface a renderer implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+from ragperf.errors import RunFileError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ragperf.analysis.roadmap import ReportConfig, Roadmap
+    from ragperf.schema.memory import MemoryReport
+    from ragperf.schema.v1 import RunFile
+
+__all__ = ["Renderer", "Report", "assemble"]
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The files a report covers (at most one of each kind) and the roadmap derived from the run."""
+
+    run: RunFile | None
+    leak: RunFile | None = None
+    load: RunFile | None = None
+    roadmap: Roadmap | None = None
+    memory_run: RunFile | None = None  # a short `ragperf run --memory`, beside a latency run without memory
+
+    @property
+    def files(self) -> tuple[RunFile, ...]:
+        """The run files present, in a fixed order."""
+        return tuple(f for f in (self.run, self.memory_run, self.leak, self.load) if f is not None)
+
+    @property
+    def named_files(self) -> tuple[tuple[str, RunFile], ...]:
+        """The files present, each with what it is for a reader."""
+        named = (
+            ("run", self.run),
+            ("memory run", self.memory_run),
+            ("leak check", self.leak),
+            ("load test", self.load),
+        )
+        return tuple((name, f) for name, f in named if f is not None)
+
+    @property
+    def memory(self) -> MemoryReport | None:
+        """Per-stage memory, from the run itself or from the memory run beside it."""
+        return next((f.memory for f in (self.run, self.memory_run) if f is not None and f.memory is not None), None)
+
+    @property
+    def title(self) -> str:
+        """The pipeline's name, from whichever file is present."""
+        return self.files[0].pipeline if self.files else "ragperf"
+
+
+class Renderer:
+    """An output format: a name, a file extension, and one method that turns a Report into text."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    extension: ClassVar[str]
+
+    def render(self, report: Report) -> str:
+        """The whole report as text in this format."""
+        raise NotImplementedError
+
+
+def assemble(files: Sequence[RunFile], config: ReportConfig | None = None) -> Report:
+    """A report of at most one run, one leak and one load file, with the run's roadmap."""
+    from ragperf.analysis.roadmap import build_roadmap
+
+    by_kind: dict[str, RunFile] = {}
+    memory_run = None
+    for f in files:
+        other = by_kind.get(f.kind)
+        if (
+            other is not None
+            and f.kind == "run"
+            and memory_run is None
+            and (f.memory is None) != (other.memory is None)
+        ):
+            # A latency run and a short memory run of the same pipeline, as 'ragperf profile' writes.
+            memory_run = f if f.memory is not None else other
+            by_kind["run"] = other if f.memory is not None else f
+            continue
+        if other is not None:
+            msg = (
+                f"two {f.kind} files given; pass at most one of each kind (a second run only when one of the "
+                "two measured memory), and use 'ragperf diff' to compare runs"
+            )
+            raise RunFileError(msg)
+        by_kind[f.kind] = f
+    run = by_kind.get("run")
+    leak = by_kind["leak"].leak if "leak" in by_kind else None
+    roadmap = build_roadmap(run, config, leak) if run is not None or leak is not None else None
+    return Report(run=run, leak=by_kind.get("leak"), load=by_kind.get("load"), roadmap=roadmap, memory_run=memory_run)

@@ -1,0 +1,106 @@
+"""The JSON report: the raw run files plus the derived executive checks and roadmap."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from ragperf.renderers.base import Renderer, Report
+from ragperf.renderers.sections import executive_lines
+
+if TYPE_CHECKING:
+    from ragperf.analysis.roadmap import LeakItem, Roadmap, RoadmapItem
+
+__all__ = ["REPORT_VERSION", "JsonRenderer", "report_dict"]
+
+# The shape of this document; bump when a field changes meaning or goes away.
+REPORT_VERSION = 1
+
+
+class JsonRenderer(Renderer):
+    """The report as one JSON document, for other tools."""
+
+    name = "json"
+    description = "JSON: the run files with the executive checks and the roadmap"
+    extension = ".json"
+
+    def render(self, report: Report) -> str:
+        """The report as indented JSON."""
+        return json.dumps(report_dict(report), indent=1, ensure_ascii=False) + "\n"
+
+
+def report_dict(report: Report) -> dict[str, Any]:
+    """The report as plain data (also what the HTML template receives)."""
+    return {
+        "report_version": REPORT_VERSION,
+        "pipeline": report.title,
+        "executive_summary": [
+            {"check": c, "target": t, "measured": m, "verdict": v} for c, t, m, v in executive_lines(report)
+        ],
+        "roadmap": None if report.roadmap is None else _roadmap(report.roadmap),
+        "files": {
+            name: f.model_dump(mode="json")
+            for name, f in (
+                ("run", report.run),
+                ("memory_run", report.memory_run),
+                ("leak", report.leak),
+                ("load", report.load),
+            )
+            if f is not None
+        },
+    }
+
+
+def _roadmap(roadmap: Roadmap) -> dict[str, Any]:
+    return {
+        "config": roadmap.config.model_dump(mode="json"),
+        "items": [_item(item) for item in roadmap.items],
+        "leak": None if roadmap.leak is None else _leak(roadmap.leak),
+        "quick_wins": [
+            {"stage": item.stage, "priority": item.priority, "rule": rule.id, "title": rule.title, "advice": text}
+            for item, rule, text in roadmap.quick_wins
+        ],
+    }
+
+
+def _item(item: RoadmapItem) -> dict[str, Any]:
+    e = item.evidence
+    return {
+        "stage": item.stage,
+        "kind": item.kind,
+        "priority": item.priority,
+        "evidence": {
+            "share": e.share,
+            "queries": e.queries,
+            "bottleneck_queries": e.bottleneck_queries,
+            "over_target_queries": e.over_target_queries,
+            "affected_queries": e.affected_queries,
+            "fraction": e.fraction,
+            "p95_ms": e.p95,
+            "target_ms": e.target_ms,
+            "verdict": e.verdict,
+            "characters": sorted(e.characters),
+            "waiting_share": e.waiting_share,
+            "hotspots": [h.model_dump(mode="json") for h in e.hotspots],
+            "slowest_branch": e.slowest_branch,
+            "slowest_branch_share": e.slowest_branch_share,
+        },
+        "advice": [
+            {"rule": rule.id, "title": rule.title, "effort": rule.effort, "quick_win": rule.quick_win, "text": text}
+            for rule, text in item.advice
+        ],
+    }
+
+
+def _leak(item: LeakItem) -> dict[str, Any]:
+    return {
+        "stage": item.stage,
+        "priority": item.priority,
+        "slope_mb_per_iter": item.slope,
+        "ci": item.ci,
+        "target": item.target,
+        "verdict": item.verdict,
+        "message": item.message,
+        "site": item.site,
+        "advice": [{"rule": rule.id, "title": rule.title, "text": text} for rule, text in item.advice],
+    }

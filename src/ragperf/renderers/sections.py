@@ -1,0 +1,149 @@
+"""Report content shared by the text formats: the headline, the executive checks, hotspot groups."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ragperf.renderers.format import fmt_ms, fmt_pct
+
+if TYPE_CHECKING:
+    from ragperf.analysis.roadmap import Evidence
+    from ragperf.renderers.base import Report
+    from ragperf.schema.load import RateVerdict
+    from ragperf.schema.v1 import Hotspot, RunFile, TargetVerdict
+
+__all__ = [
+    "PRIORITY_TITLES",
+    "backend_label",
+    "character_text",
+    "executive_lines",
+    "headline",
+    "hotspot_groups",
+    "short_path",
+    "stage_label",
+]
+
+PRIORITY_TITLES = {"P0": "must fix", "P1": "should fix", "P2": "nice to have"}
+_TOP_PER_STAGE = 5
+_LABELS = {
+    "p50_ms": "p50 latency",
+    "p95_ms": "p95 latency",
+    "p99_ms": "p99 latency",
+    "peak_memory_mb": "peak memory (RSS)",
+    "request_memory_mb": "memory per request",
+    "leak_mb_per_iter": "memory leak rate",
+    "sustained_qps": "sustained load",
+    "peak_qps": "peak load",
+}
+# The seed's key performance indicators: shown as "not measured" when no file measured them.
+_KPIS = ("p50_ms", "p95_ms", "p99_ms", "peak_memory_mb", "request_memory_mb", "leak_mb_per_iter")
+_AT_LEAST = {"sustained_qps", "peak_qps"}
+
+
+def stage_label(run: RunFile, path: str) -> str:
+    """A span path indented by its depth (non-breaking spaces survive Markdown tables)."""
+    depth = path.count(".")
+    known = {info.path for info in run.stages}
+    return ("\u00a0\u00a0" * depth + "↳ " if depth and path in known else "") + path.rsplit(".", 1)[-1]
+
+
+def _configured_targets(report: Report) -> dict[str, float]:
+    for f in report.files:
+        targets = f.config.get("targets")
+        if isinstance(targets, dict):
+            return {k: float(v) for k, v in targets.items() if isinstance(v, int | float)}
+    return {}
+
+
+def _amount(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "ms":
+        return f"{fmt_ms(value)} ms"
+    if unit == "MB/iter":
+        return f"{value:+.3f} MB/iter"
+    return f"{value:.1f} {unit}"
+
+
+def executive_lines(report: Report) -> list[list[str]]:
+    """Rows of (check, target, measured, verdict): latency, memory, leak and load targets of every file."""
+    found: dict[str, list[str]] = {}
+    # Latency comes from the latency run only: a memory or leak run's queries carry probes and gc.
+    verdicts: list[TargetVerdict | RateVerdict] = [
+        t for f in report.files for t in f.summary.targets if f is report.run or t.unit != "ms"
+    ]
+    if report.load is not None and report.load.load is not None:
+        verdicts += report.load.load.verdicts
+    for t in verdicts:
+        if t.name in found:
+            continue
+        sign = ">=" if t.name in _AT_LEAST else "<"
+        limit = f"{t.target:g} {t.unit}" if t.unit != "ms" else _amount(t.target, t.unit)
+        found[t.name] = [_LABELS.get(t.name, t.name), f"{sign} {limit}", _amount(t.measured, t.unit), t.verdict]
+    configured = _configured_targets(report)
+    for name in _KPIS:
+        if name not in found and name in configured:
+            unit = {"peak_memory_mb": "MB", "request_memory_mb": "MB", "leak_mb_per_iter": "MB/iter"}.get(name, "ms")
+            limit = f"{configured[name]:g} {unit}" if unit != "ms" else _amount(configured[name], unit)
+            found[name] = [_LABELS[name], f"< {limit}", "not measured", "n/a"]
+    order = list(_LABELS)
+    return [found[n] for n in sorted(found, key=lambda n: order.index(n) if n in order else len(order))]
+
+
+def headline(report: Report) -> str:
+    """One sentence: overall verdict, the failed checks, and the top item of the roadmap."""
+    checks = executive_lines(report)
+    failed = [row for row in checks if row[3] == "FAIL"]
+    judged = sum(row[3] != "n/a" for row in checks)
+    verdict = "FAIL" if failed else ("PASS" if judged else "n/a")
+    text = f"**{verdict}**: " + (
+        f"{len(failed)} of {judged} checks failed ({', '.join(r[0] for r in failed)})"
+        if failed
+        else "every measured check passed"
+    )
+    run = report.run
+    text += f"; {run.summary.n_queries} queries, backend {run.backend.name}." if run is not None else "."
+    roadmap = report.roadmap
+    if roadmap is not None and roadmap.leak is not None and roadmap.leak.priority == "P0":
+        text += f" Top item: a memory leak in {roadmap.leak.stage} (P0)."
+    elif roadmap is not None and roadmap.items:
+        top = roadmap.items[0]
+        text += f" Top bottleneck: {top.stage} ({top.priority}, {fmt_pct(top.evidence.fraction)} of queries affected)."
+    return text
+
+
+def short_path(path: str, keep: int = 3) -> str:
+    """The last `keep` parts of a file path: enough to find the file, short enough for a table."""
+    parts = path.replace("\\", "/").split("/")
+    return "/".join(parts[-keep:]) if len(parts) > keep else path
+
+
+def backend_label(run: RunFile) -> str:
+    """The backend's name, and its plugin package when it is not built in."""
+    b = run.backend
+    if b.distribution in (None, "ragperf"):
+        return b.name
+    return f"{b.name} ({b.distribution} {b.version or ''})".strip()
+
+
+def hotspot_groups(run: RunFile) -> list[tuple[str, list[Hotspot]]]:
+    """The top hotspots of each stage that has any, in stage order, by self cost."""
+    order = {info.path: i for i, info in enumerate(run.stages)}
+    stages = sorted({h.stage for h in run.hotspots}, key=lambda s: (order.get(s, len(order)), s))
+    groups = []
+    for stage in stages:
+        spots = sorted((h for h in run.hotspots if h.stage == stage), key=lambda h: (-h.self_value, h.function))
+        groups.append((stage, spots[:_TOP_PER_STAGE]))
+    return groups
+
+
+def character_text(evidence: Evidence) -> str:
+    """What the hotspots say about a stage, in words."""
+    parts = []
+    if "io" in evidence.characters:
+        parts.append(f"I/O wait ({fmt_pct(evidence.waiting_share)} of sampled time spent waiting)")
+    if "cpu" in evidence.characters:
+        parts.append(f"CPU ({fmt_pct(evidence.waiting_share)} waiting)")
+    if "alloc" in evidence.characters:
+        parts.append("allocation-heavy")
+    return ", ".join(parts) or "unknown (no function-level profile for this stage)"

@@ -1,0 +1,150 @@
+"""The terminal's memory breakdown (baseline, peak, total delta, per stage) and leak summary."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from rich.console import Console
+
+    from ragperf.schema.memory import LeakReport, MemoryReport, SlopeFit
+    from ragperf.schema.v1 import RunFile
+
+__all__ = ["render_leak", "render_memory", "sparkline"]
+
+_STYLE = {"PASS": "green", "FAIL": "bold red", "n/a": "dim"}
+_BARS = "▁▂▃▄▅▆▇█"
+_MAX_STACK = 6
+_MIN_CODE_WIDTH = 16
+
+
+def _mb(value: float | None, *, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    text = f"{value:+.1f}" if signed else f"{value:.1f}"
+    return f"{text} MB"
+
+
+def _slope(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.3f}"
+
+
+def sparkline(values: Sequence[float | None], min_range: float = 0.0) -> str:
+    """A one-line chart of a series (blank where a value is missing), spanning at least `min_range`."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return ""
+    low, high = min(known), max(known)
+    span = max(high - low, min_range)
+    scale = (len(_BARS) - 1) / span if span > 0 else 0.0
+    return "".join(" " if v is None else _BARS[round((v - low) * scale)] for v in values)
+
+
+def render_memory(run: RunFile, console: Console) -> None:
+    """Print the memory breakdown and, for a leak file, the leak summary."""
+    if run.memory is not None:
+        _breakdown(run.memory, console)
+    if run.leak is not None:
+        render_leak(run.leak, console)
+
+
+def _breakdown(memory: MemoryReport, console: Console) -> None:
+    heap = f", heap {_mb(memory.baseline_heap)}" if memory.baseline_heap is not None else ""
+    where = f" (in {memory.peak_where})" if memory.peak_where else ""
+    console.print(
+        f"[bold]Memory[/bold] (RSS): baseline {_mb(memory.baseline_rss)}{heap} · peak {_mb(memory.peak_rss)}{where}"
+        f" · total delta {_mb(memory.total_delta_rss, signed=True)}"
+        + (f" (heap {_mb(memory.total_delta_heap, signed=True)})" if memory.total_delta_heap is not None else "")
+        + f" · per request up to {_mb(memory.request_peak_max, signed=True)}"
+    )
+    table = Table(title="Memory per stage (mean change per query; peak RSS)", title_justify="left")
+    for column in ("stage", "+RSS", "+heap", "peak", "peak rise", "verdict"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for stage in memory.stages:
+        table.add_row(
+            stage.path,
+            _mb(stage.rss_delta_mean, signed=True),
+            _mb(stage.heap_delta_mean, signed=True),
+            _mb(stage.peak_rss),
+            _mb(stage.peak_increment, signed=True),
+            Text(stage.verdict, style=_STYLE[stage.verdict]),
+        )
+    console.print(table)
+    cost = f"; readings cost {memory.probe_us_per_stage:.0f} µs a stage" if memory.probe_us_per_stage else ""
+    console.print(f"[dim]heap = {memory.heap_source or 'not readable here'}; peaks: {memory.peak_source}{cost}[/dim]")
+
+
+def _fit_line(name: str, fit: SlopeFit | None, basis: bool) -> str:
+    if fit is None:
+        return f"  {name:<5} not readable here"
+    mark = "  ← verdict" if basis else ""
+    late = f", second half {_slope(fit.late_slope)}" if fit.late_slope is not None else ""
+    return f"  {name:<5} {_slope(fit.slope)} MB/iter [95% CI {_slope(fit.ci_low)}, {_slope(fit.ci_high)}]{late}{mark}"
+
+
+def render_leak(leak: LeakReport, console: Console) -> None:
+    """The trend of RSS and heap, the verdict with its stage, and the growing allocation sites."""
+    console.print(
+        f"[bold]Leak check[/bold]: {leak.iterations} iterations (one query each, gc between), "
+        f"{leak.warmup} warm-up discarded; Theil-Sen slopes"
+    )
+    console.print(_fit_line("heap", leak.heap, leak.basis == "heap"))
+    console.print(_fit_line("RSS", leak.rss, leak.basis == "rss"))
+    series = [p.heap if leak.basis == "heap" else p.rss for p in leak.series]
+    # Scaled to at least the growth a just-detectable leak would show, so noise stays flat.
+    console.print(f"  trend {sparkline(series, leak.min_slope * len(series))}")
+    headline, _, rest = leak.message.partition(": ")
+    style = "bold red" if leak.detected else "green"
+    console.print(f"  [{style}]{headline.upper()}[/{style}]: {rest}", soft_wrap=True)
+    if leak.target is not None:
+        style = _STYLE[leak.verdict]
+        console.print(f"  target < {leak.target:g} MB/iter: [{style}]{leak.verdict}[/{style}]")
+    if leak.sites:
+        _sites(leak, console)
+    elif leak.snapshot_every == 0:
+        console.print("  [dim]no allocation sites: snapshots were off (--snapshot-every 0)[/dim]")
+
+
+def _sites(leak: LeakReport, console: Console) -> None:
+    table = Table(
+        title=f"Growing allocation sites (tracemalloc, snapshots {leak.snapshot_every} iterations apart)",
+        title_justify="left",
+    )
+    shown = leak.sites[:10]
+    rows = [
+        (site.stage, f"{_short(site.file)}:{site.line}", f"{site.growth_per_iter:.3f}", _mb(site.size))
+        for site in shown
+    ]
+    headers = ("stage", "site", "MB/iter", "live")
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    for header, width in zip(headers, widths, strict=True):
+        if header in {"stage", "site"}:
+            table.add_column(header, no_wrap=True, min_width=width)
+        else:
+            table.add_column(header, no_wrap=True, min_width=width, justify="right")
+    # The code gets what the console has left (3 characters of padding and border per column).
+    room = max(_MIN_CODE_WIDTH, console.width - sum(widths) - 3 * (len(headers) + 1) - 1)
+    table.add_column("code", no_wrap=True)
+    for row, site in zip(rows, shown, strict=True):
+        table.add_row(*row, _clip(site.code or "", room))
+    console.print(table)
+    top = leak.sites[0]
+    console.print(f"  stack of the top site ({top.stage}), innermost first:")
+    for frame in top.stack[:_MAX_STACK]:
+        console.print(f"    {frame}")
+    if len(top.stack) > _MAX_STACK:
+        console.print(f"    ... {len(top.stack) - _MAX_STACK} more")
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _short(path: str) -> str:
+    parts = path.replace("\\", "/").split("/")
+    return "/".join(parts[-2:]) if len(parts) > 2 else path

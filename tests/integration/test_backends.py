@@ -1,0 +1,191 @@
+"""Each profiler backend end to end: a real worker under the real tool, on a pipeline with known hot spots.
+
+The pipeline (tests/data/pipelines/hot) has stage `a` looping in `hot_a`, stage `b` allocating in
+`alloc_b` (a known number of bytes), stage `c` sleeping in `wait_c`, and a fan-out whose `left`
+branch loops in `spin_left` on the thread pool. Its setup also runs `hot_a`: profiling only the
+measured queries means none of that shows up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from typer.testing import CliRunner
+
+from ragperf.backends import pyspy
+from ragperf.backends.registry import load_backend
+from ragperf.cli.app import app
+from ragperf.config import load_config
+from ragperf.errors import BackendUnavailable, ConfigError, ExitCode
+from ragperf.runner import RunRequest, artifacts_dir, execute
+from ragperf.schema import load_run
+from ragperf.schema.v1 import OUTSIDE_STAGES
+from ragperf.testing import check_backend_class, check_backend_output
+
+if TYPE_CHECKING:
+    from ragperf.schema.v1 import Hotspot, RunFile
+
+HOT = Path(__file__).parent.parent / "data" / "pipelines" / "hot" / "hot.toml"
+MEASURED = 15
+# alloc_b(400): 400 rounds of 8 bytearrays of 16 KiB, per query.
+ALLOC_B_BYTES, ALLOC_B_COUNT = 400 * 8 * 16384, 400 * 8
+
+
+def _run(tmp_path: Path, backend: str, **options: object) -> RunFile:
+    output = tmp_path / "run.json"
+    request = RunRequest(
+        config=load_config(HOT),
+        config_path=HOT,
+        output=output,
+        backend=backend,
+        backend_options=dict(options),
+        measured=MEASURED,
+        warmup=1,
+    )
+    outcome = execute(request)
+    assert outcome.exit_code == ExitCode.OK
+    return load_run(output)
+
+
+def _stage(run: RunFile, stage: str) -> list[Hotspot]:
+    return sorted((h for h in run.hotspots if h.stage == stage), key=lambda h: -h.self_value)
+
+
+def _value_of(run: RunFile, function: str) -> dict[str, float]:
+    """The self value of `function` in every stage it was seen in."""
+    found: dict[str, float] = {}
+    for spot in run.hotspots:
+        if spot.function == function:
+            found[spot.stage] = found.get(spot.stage, 0.0) + spot.self_value
+    return found
+
+
+def _assert_cpu_stage(run: RunFile, stage: str, hot: str) -> None:
+    top = _stage(run, stage)
+    assert top, f"no hotspots in stage {stage}"
+    # THEN the known function is first in its stage and holds at least 90% of the stage's samples
+    assert top[0].function == hot
+    assert top[0].share >= 0.9
+    # AND at least 90% of that function's samples land in its stage (not outside stages)
+    seen = _value_of(run, hot)
+    assert seen[stage] >= 0.9 * sum(seen.values())
+
+
+@pytest.mark.parametrize("backend", ["pyinstrument", "py-spy", "scalene"])
+def test_cpu_backend_ranks_known_functions_in_their_stages(tmp_path, backend):
+    # GIVEN the hot pipeline WHEN profiled by a CPU backend
+    run = _run(tmp_path, backend)
+    # THEN stage a's hot function is hot_a, in stage a, and setup's hot_a was not profiled
+    _assert_cpu_stage(run, "a", "hot_a")
+    assert OUTSIDE_STAGES not in _value_of(run, "hot_a")
+    # AND stage c's time is labelled waiting
+    assert _stage(run, "c")[0].waiting
+    assert not _stage(run, "a")[0].waiting
+    # AND the native artifact is kept beside the run file and named in it
+    assert run.artifacts
+    assert all(
+        Path(a.path).is_file() and Path(a.path).parent == artifacts_dir(tmp_path / "run.json") for a in run.artifacts
+    )
+    check_backend_output(run.hotspots, run.artifacts, backend=backend, stages={s.path for s in run.stages})
+
+
+def test_pyinstrument_sampled_time_matches_the_stage_spans(tmp_path):
+    # GIVEN a wall-clock profiler in the worker WHEN the hot pipeline runs
+    run = _run(tmp_path, "pyinstrument")
+    # THEN the time it sampled in stage a is the time the stage's spans measured (same process)
+    sampled = sum(h.self_value for h in run.hotspots if h.stage == "a")
+    spans = sum(q.spans["a"] for q in run.queries)
+    assert 0.8 * spans <= sampled <= 1.2 * spans
+
+
+def test_pyspy_sees_parallel_branches_and_waits(tmp_path):
+    # GIVEN py-spy, which samples every thread WHEN the hot pipeline runs
+    run = _run(tmp_path, "py-spy")
+    # THEN the thread-pool branch's samples are attributed to the sub-stage
+    _assert_cpu_stage(run, "fan.left", "spin_left")
+    right = _stage(run, "fan.right")
+    assert right[0].function == "wait_c"
+    assert right[0].waiting
+    # AND py-spy's sample count is in line with the stage's measured time (it may fall behind under load)
+    spans_ms = sum(q.spans["a"] for q in run.queries)
+    sampled_ms = sum(h.self_value for h in run.hotspots if h.stage == "a")
+    assert 0.4 * spans_ms <= sampled_ms <= 1.3 * spans_ms
+
+
+def test_memray_counts_the_known_allocations(tmp_path):
+    # GIVEN memray WHEN the hot pipeline runs
+    run = _run(tmp_path, "memray")
+    top = _stage(run, "b")[0]
+    # THEN alloc_b is stage b's top allocator, with the bytes and count it is known to allocate
+    assert top.function == "alloc_b"
+    assert top.unit == "bytes"
+    assert top.self_value >= MEASURED * ALLOC_B_BYTES
+    assert top.self_value < 1.1 * MEASURED * ALLOC_B_BYTES
+    assert top.count is not None
+    assert top.count >= MEASURED * ALLOC_B_COUNT
+    assert top.share >= 0.9
+    assert any(a.open_command and a.open_command.startswith("memray flamegraph") for a in run.artifacts)
+    check_backend_output(run.hotspots, run.artifacts, backend="memray", stages={s.path for s in run.stages})
+
+
+def test_backend_options_are_typed_and_checked(tmp_path):
+    # GIVEN a py-spy option from the command line's -O (strings) WHEN the run starts
+    run = _run(tmp_path, "py-spy", rate="100", idle="false")
+    # THEN it is recorded with its type; without --idle py-spy drops most of stage c's sleep
+    assert run.backend.options == {"rate": 100, "native": False, "idle": False}
+    waited = sum(h.self_value for h in run.hotspots if h.stage == "c")
+    assert waited < 0.25 * sum(q.spans["c"] for q in run.queries)
+    # AND an unknown option is a config error naming the valid ones
+    with pytest.raises(ConfigError, match="rate, native, idle"):
+        _run(tmp_path, "py-spy", speed="fast")
+
+
+def test_pyspy_without_ptrace_is_exit_4_before_any_query(tmp_path, monkeypatch):
+    # GIVEN a machine where ptrace is forbidden (yama scope 3)
+    monkeypatch.setattr(pyspy, "yama_scope", lambda: 3)
+    output = tmp_path / "run.json"
+    # WHEN ragperf run -b py-spy is invoked
+    result = CliRunner().invoke(app, ["run", str(HOT), "-b", "py-spy", "-o", str(output), "--no-progress"])
+    # THEN it exits 4 with one line naming CAP_SYS_PTRACE and the fix, and no query ran
+    assert result.exit_code == ExitCode.BACKEND
+    assert "CAP_SYS_PTRACE" in result.output
+    assert "--cap-add SYS_PTRACE" in result.output
+    assert "Traceback" not in result.output
+    assert not (artifacts_dir(output) / "stream.jsonl").exists()
+
+
+def test_missing_profiler_names_the_pip_command(monkeypatch):
+    # GIVEN py-spy's program is nowhere to be found
+    monkeypatch.setattr(pyspy, "pyspy_program", lambda: None)
+    # THEN its availability check says how to install it, with the backend exit code
+    with pytest.raises(BackendUnavailable, match="pip install py-spy") as info:
+        pyspy.PySpyBackend().check_available()
+    assert info.value.exit_code == ExitCode.BACKEND
+
+
+def test_backends_command_documents_options():
+    # WHEN a user asks about one backend
+    result = CliRunner().invoke(app, ["backends", "memray"])
+    # THEN its options are listed with types and defaults
+    assert result.exit_code == 0
+    assert "-O trace_python_allocators=<bool>" in result.output
+    assert "-O native=<bool>" in result.output
+
+
+def test_pyspy_yama_scope_2_without_the_capability_is_unavailable(monkeypatch):
+    # GIVEN Yama scope 2 (admin-only attach) and no CAP_SYS_PTRACE
+    monkeypatch.setattr(pyspy, "yama_scope", lambda: 2)
+    monkeypatch.setattr(pyspy, "has_cap_sys_ptrace", lambda: False)
+    # THEN py-spy is refused before anything runs, saying what to do
+    with pytest.raises(BackendUnavailable, match="CAP_SYS_PTRACE"):
+        pyspy.PySpyBackend().check_available()
+
+
+@pytest.mark.parametrize("name", ["timer", "pyinstrument", "memray", "scalene", "py-spy"])
+def test_builtin_backends_pass_the_class_contract(name):
+    # GIVEN a built-in backend THEN it passes the checks ragperf.testing offers plugin authors,
+    # including that importing it does not import its profiler
+    backend, _ = load_backend(name)
+    check_backend_class(type(backend))

@@ -1,0 +1,398 @@
+"""Tests for `ragperf diff`'s analysis and renderers on run files built in memory (no child processes)."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from ragperf.analysis.diff import diff_runs
+from ragperf.analysis.summary import summarise
+from ragperf.config import Targets
+from ragperf.errors import RunFileError
+from ragperf.renderers.diff_markdown import render_diff_markdown
+from ragperf.renderers.diff_terminal import render_diff_terminal
+from ragperf.schema import load_run
+from ragperf.schema.diff import DiffReport
+from ragperf.schema.v1 import BackendInfo, Environment, Hotspot, QueryRecord, RunFile, StageInfo
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+RUNS = Path(__file__).resolve().parent.parent / "data" / "runs"
+STAGES = {"embed": 18.0, "retrieve": 45.0, "rerank": 120.0, "generate": 400.0}
+
+
+def latencies(rng: np.random.Generator, n: int, median: float, factor: float = 1.0) -> npt.NDArray[np.float64]:
+    """Log-normal stage latencies with 3% of queries slowed x2-x5, as real runs have."""
+    x = rng.lognormal(math.log(median), 0.15, n)
+    slow = rng.random(n) < 0.03
+    x[slow] *= rng.uniform(2.0, 5.0, int(slow.sum()))
+    return x * factor
+
+
+def environment(**changes: Any) -> Environment:
+    """A quiet 4-CPU Linux machine, with `changes` applied."""
+    base: dict[str, Any] = {
+        "python": "3.11.7",
+        "implementation": "cpython",
+        "platform": "Linux-6.1-x86_64",
+        "machine": "x86_64",
+        "cpu_model": "AMD EPYC",
+        "cpu_count": 4,
+        "load_avg_start": (0.2, 0.2, 0.2),
+        "load_avg_end": (1.0, 0.5, 0.3),
+        "packages": {},
+        "git_commit": "abc",
+        "git_dirty": False,
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "finished_at": "2026-01-01T00:01:00+00:00",
+    }
+    return Environment(**{**base, **changes})
+
+
+def make_run(
+    samples: dict[str, npt.NDArray[np.float64]],
+    *,
+    targets: Targets | None = None,
+    **changes: Any,
+) -> RunFile:
+    """A run file whose queries have the given per-stage durations (ms)."""
+    n = min(len(v) for v in samples.values())
+    stages = tuple(
+        StageInfo(path=p, parent=None, kind="other", call=f"m:{p}", target_ms=None, enabled=True) for p in samples
+    )
+    queries = tuple(
+        QueryRecord(
+            index=i,
+            id=str(i),
+            query=f"q{i}",
+            total_ms=float(sum(v[i] for v in samples.values())),
+            spans={p: float(v[i]) for p, v in samples.items()},
+        )
+        for i in range(n)
+    )
+    fields: dict[str, Any] = {
+        "ragperf_version": "0.1.0",
+        "pipeline": "demo",
+        "complete": True,
+        "incomplete_reason": None,
+        "environment": environment(),
+        "config": {},
+        "config_file": None,
+        "config_digest": "c1",
+        "queries_digest": "q1",
+        "backend": BackendInfo(name="timer", distribution="ragperf", version="0.1.0", options={}),
+        "warmup": 3,
+        "requested": n,
+        "stages": stages,
+        "queries": queries,
+        "summary": summarise(queries, stages, targets or Targets()),
+    }
+    return RunFile(**{**fields, **changes})
+
+
+def pipeline_runs(
+    seed: int, n_old: int = 100, n_new: int = 100, factors: dict[str, float] | None = None
+) -> tuple[RunFile, RunFile]:
+    rng = np.random.default_rng(seed)
+    old = make_run({s: latencies(rng, n_old, m) for s, m in STAGES.items()})
+    new = make_run({s: latencies(rng, n_new, m, (factors or {}).get(s, 1.0)) for s, m in STAGES.items()})
+    return old, new
+
+
+def diff(old: RunFile, new: RunFile, tmp_path: Path, **kwargs: Any) -> DiffReport:
+    return diff_runs(old, new, baseline_path=tmp_path / "old.json", new_path=tmp_path / "new.json", **kwargs)
+
+
+def test_aa_gives_no_regression(tmp_path: Path) -> None:
+    # GIVEN two runs drawn from the same distributions
+    old, new = pipeline_runs(seed=1)
+    # WHEN diffed
+    report = diff(old, new, tmp_path)
+    # THEN every stage and the total are compared, none regressed, and no comparability warning is raised
+    assert [s.path for s in report.stages] == list(STAGES)
+    assert report.total.path == "total"
+    assert report.paths_compared == len(STAGES) + 1
+    assert report.regressions == ()
+    assert all(s.verdict in {"unchanged", "inconclusive"} for s in (*report.stages, report.total))
+    assert report.warnings == ()
+
+
+def test_known_shift_is_found_in_that_stage_only(tmp_path: Path) -> None:
+    # GIVEN the rerank stage 25% slower in the new run
+    old, new = pipeline_runs(seed=2, factors={"rerank": 1.25})
+    # WHEN diffed
+    report = diff(old, new, tmp_path)
+    by_path = {s.path: s for s in report.stages}
+    # THEN rerank (and possibly the total it is part of) regressed; no other stage did
+    assert set(report.regressions) - {"total"} == {"rerank"}
+    rerank = by_path["rerank"]
+    assert rerank.shift_ci is not None
+    low, high = rerank.shift_ci
+    assert low is not None
+    assert high is not None
+    assert low < 0.25 < high
+    assert next(m for m in rerank.metrics if m.metric == "p50").rel_change == pytest.approx(0.25, abs=0.1)
+
+
+def test_unequal_sample_sizes_work(tmp_path: Path) -> None:
+    # GIVEN a baseline of 60 queries and a new run of 150, generate 30% slower
+    old, new = pipeline_runs(seed=3, n_old=60, n_new=150, factors={"generate": 1.3})
+    # WHEN diffed
+    report = diff(old, new, tmp_path)
+    # THEN the sizes are kept apart and the slowdown found
+    assert {(s.n_old, s.n_new) for s in report.stages} == {(60, 150)}
+    assert "generate" in report.regressions
+
+
+def test_tiny_samples_say_too_few(tmp_path: Path) -> None:
+    # GIVEN runs of 3 queries, the new one twice as slow
+    old, new = pipeline_runs(seed=4, n_old=3, n_new=3, factors=dict.fromkeys(STAGES, 2.0))
+    # WHEN diffed and rendered
+    report = diff(old, new, tmp_path)
+    markdown = render_diff_markdown(report)
+    # THEN nothing is called a regression: every path says the evidence is too thin, with no statistics made up
+    assert report.regressions == ()
+    assert all(s.verdict == "too_few" for s in (*report.stages, report.total))
+    assert all(s.p_value is None and s.shift is None for s in report.stages)
+    assert "too few queries to tell (3 vs 3)" in markdown
+
+
+def test_noisy_small_runs_are_inconclusive_with_a_query_count(tmp_path: Path) -> None:
+    # GIVEN 20 queries per run, no change
+    old, new = pipeline_runs(seed=5, n_old=20, n_new=20)
+    # WHEN diffed
+    report = diff(old, new, tmp_path)
+    # THEN stages are inconclusive (not "unchanged"), each with how many queries would settle it
+    inconclusive = [s for s in report.stages if s.verdict == "inconclusive"]
+    assert inconclusive
+    assert all(s.queries_needed is not None and s.queries_needed > 20 for s in inconclusive)
+    assert all(s.min_detectable is not None and s.min_detectable > 0.05 for s in inconclusive)
+    text = render_diff_markdown(report)
+    assert f"about {inconclusive[0].queries_needed} queries per run would settle it" in text
+
+
+def test_p95_threshold_is_gated_separately(tmp_path: Path) -> None:
+    # GIVEN 200 queries per run, generate's tail (slowest 20%) made 3x slower, its median untouched
+    rng = np.random.default_rng(6)
+    old = make_run({s: latencies(rng, 200, m) for s, m in STAGES.items()})
+    tail = latencies(rng, 200, STAGES["generate"])
+    tail[tail > np.percentile(tail, 80)] *= 3.0
+    new = make_run({**{s: latencies(rng, 200, m) for s, m in STAGES.items()}, "generate": tail})
+    # WHEN diffed with and without a p95 threshold
+    plain = diff(old, new, tmp_path)
+    gated = diff(old, new, tmp_path, metric_thresholds={"p95": 0.10})
+    # THEN only the p95 gate catches it
+    assert "generate" not in plain.regressions
+    assert "generate" in gated.regressions
+    p95 = next(m for m in next(s for s in gated.stages if s.path == "generate").metrics if m.metric == "p95")
+    assert p95.verdict == "regression"
+    assert p95.threshold == 0.10
+
+
+def test_different_pipelines_are_refused_unless_forced(tmp_path: Path) -> None:
+    # GIVEN runs of two different pipelines
+    old, new = pipeline_runs(seed=7)
+    other = new.model_copy(update={"pipeline": "other"})
+    # WHEN diffed THEN it is refused with the fix in the message, unless forced
+    with pytest.raises(RunFileError, match="--force"):
+        diff(old, other, tmp_path)
+    assert diff(old, other, tmp_path, force=True).baseline.pipeline == "demo"
+
+
+def test_a_load_file_against_a_run_file_is_refused(tmp_path: Path) -> None:
+    # GIVEN a load-test file passed as the new run, against a run file
+    old, new = pipeline_runs(seed=8)
+    # WHEN diffed THEN it is refused, naming the files diff compares
+    with pytest.raises(RunFileError, match="a load file, but the baseline is a run file; diff compares two load"):
+        diff(old, new.model_copy(update={"kind": "load"}), tmp_path)
+
+
+def test_comparability_warnings(tmp_path: Path) -> None:
+    # GIVEN a new run on another Python and CPU, another backend, config and query set, on a busy machine
+    old, new = pipeline_runs(seed=9)
+    new = new.model_copy(
+        update={
+            "environment": environment(
+                python="3.12.1", cpu_model="Intel Xeon", cpu_count=8, load_avg_start=(6.0, 5, 4)
+            ),
+            "backend": BackendInfo(name="pyinstrument", distribution=None, version="5.1", options={"interval": 0.001}),
+            "config_digest": "c2",
+            "queries_digest": "q2",
+        }
+    )
+    # WHEN diffed
+    kinds = [w.kind for w in diff(old, new, tmp_path).warnings]
+    # THEN each difference is named
+    for kind in ("python", "cpu", "cpu_count", "backend", "config", "queries", "load"):
+        assert kind in kinds
+
+
+def test_config_warning_names_the_changed_keys(tmp_path: Path) -> None:
+    # GIVEN configs differing in one option and one stage's call
+    old, new = pipeline_runs(seed=14)
+    stages = [{"name": "rerank", "call": "m:rerank"}, {"name": "embed", "call": "m:embed"}]
+    old = old.model_copy(update={"config": {"pipeline": {"options": {"fused_k": 30}}, "stages": stages}})
+    stages = [{"name": "embed", "call": "m:embed"}, {"name": "rerank", "call": "m:rerank_v2"}]
+    new = new.model_copy(
+        update={"config": {"pipeline": {"options": {"fused_k": 80}}, "stages": stages}, "config_digest": "c2"}
+    )
+    # WHEN diffed
+    warning = next(w for w in diff(old, new, tmp_path).warnings if w.kind == "config")
+    # THEN the message names each changed key (stages by name, so reordering is no change), not the digests
+    assert (
+        warning.message
+        == "config differs: pipeline.options.fused_k: 30 -> 80; stages.rerank.call: 'm:rerank' -> 'm:rerank_v2'"
+    )
+
+
+def test_uniform_shift_warns_of_a_machine_wide_cause(tmp_path: Path) -> None:
+    # GIVEN every stage 30% slower, as when the machine is loaded
+    old, new = pipeline_runs(seed=10, factors=dict.fromkeys(STAGES, 1.3))
+    # WHEN diffed THEN the regressions come with a warning that the machine, not the code, may have changed
+    report = diff(old, new, tmp_path)
+    assert set(report.regressions) == {*STAGES, "total"}
+    assert "uniform" in [w.kind for w in report.warnings]
+
+
+def test_hotspot_share_changes(tmp_path: Path) -> None:
+    # GIVEN hotspots in both runs: in rerank, `score` went from 20% to 60% of the stage
+    def spot(function: str, share: float) -> Hotspot:
+        return Hotspot(
+            stage="rerank", function=function, file="r.py", line=1, self_value=share * 100, total_value=share * 100,
+            unit="ms", samples=10, share=share, backend="pyinstrument",
+        )  # fmt: skip
+
+    old, new = pipeline_runs(seed=11)
+    old = old.model_copy(update={"hotspots": (spot("score", 0.2), spot("tokenize", 0.7), spot("sort", 0.1))})
+    new = new.model_copy(update={"hotspots": (spot("score", 0.6), spot("tokenize", 0.3), spot("sort", 0.11))})
+    # WHEN diffed
+    report = diff(old, new, tmp_path)
+    # THEN the two functions that moved are listed, largest move first; the one that barely moved is not
+    assert [(h.function, round(h.change, 2)) for h in report.hotspots] == [("score", 0.4), ("tokenize", -0.4)]
+
+
+def test_hotspot_missing_from_a_truncated_list_is_unknown_not_zero(tmp_path: Path) -> None:
+    # GIVEN top-N hotspot lists that cover only part of the stage: `parse` is listed only in the new run
+    def spot(function: str, share: float, line: int) -> Hotspot:
+        return Hotspot(
+            stage="rerank", function=function, file="r.py", line=line, self_value=share, total_value=share,
+            unit="ms", samples=10, share=share, backend="pyinstrument",
+        )  # fmt: skip
+
+    old, new = pipeline_runs(seed=15)
+    old = old.model_copy(update={"hotspots": (spot("score", 0.30, 10), spot("sort", 0.20, 20))})
+    new = new.model_copy(update={"hotspots": (spot("score", 0.40, 12), spot("parse", 0.25, 30))})
+    # WHEN diffed
+    report = diff(old, new, tmp_path)
+    # THEN only the function listed in both is compared (its line as sampled in the new run), not "0% -> 25%"
+    assert [(h.function, h.line, round(h.change, 2)) for h in report.hotspots] == [("score", 12, 0.1)]
+
+
+def test_target_pass_to_fail(tmp_path: Path) -> None:
+    # GIVEN a p95 target of 1000 ms the baseline meets and the new run (generate x3) misses
+    rng = np.random.default_rng(12)
+    targets = Targets(p95_ms=1000)
+    old = make_run({s: latencies(rng, 100, m) for s, m in STAGES.items()}, targets=targets)
+    factors = {"generate": 3.0}
+    slow = make_run({s: latencies(rng, 100, m, factors.get(s, 1.0)) for s, m in STAGES.items()}, targets=targets)
+    # WHEN diffed
+    report = diff(old, slow, tmp_path)
+    # THEN the flip is reported, newly failing first
+    flipped = report.targets[0]
+    assert (flipped.name, flipped.old_verdict, flipped.new_verdict) == ("p95_ms", "PASS", "FAIL")
+
+
+def test_memory_and_leak_figures_are_compared(tmp_path: Path) -> None:
+    # GIVEN a saved leak file, and the same with a higher peak and a faster-growing heap
+    old = load_run(RUNS / "rich_leak.json")
+    assert old.memory is not None
+    assert old.leak is not None
+    assert old.leak.heap is not None
+    heap = old.leak.heap.model_copy(update={"slope": 1.5, "ci_low": 1.4, "ci_high": 1.6})
+    new = old.model_copy(
+        update={
+            "memory": old.memory.model_copy(update={"peak_rss": old.memory.peak_rss + 30.0}),
+            "leak": old.leak.model_copy(update={"heap": heap}),
+        }
+    )
+    # WHEN diffed
+    report = diff(old, new, tmp_path)
+    changes = {m.name: m for m in report.memory}
+    # THEN the peak, per-stage figures and leak slopes (with their intervals) are there, old vs new
+    assert changes["peak RSS"].change == pytest.approx(30.0)
+    assert changes["rerank: heap change per query"].change == 0
+    slope = changes["leak slope, heap"]
+    assert (slope.unit, slope.new, slope.new_ci) == ("MB/iter", 1.5, (1.4, 1.6))
+    assert slope.old_ci is not None
+    assert "leak slope, heap" in render_diff_markdown(report)
+
+
+def test_run_and_leak_files_are_not_mixed(tmp_path: Path) -> None:
+    # GIVEN a run file and a leak file of the same pipeline WHEN diffed THEN it is refused: kinds differ
+    with pytest.raises(RunFileError, match="compare two of one kind"):
+        diff(load_run(RUNS / "rich_memory.json"), load_run(RUNS / "rich_leak.json"), tmp_path)
+
+
+def test_json_round_trip_has_no_nan(tmp_path: Path) -> None:
+    # GIVEN a diff with too_few paths (nothing estimable)
+    old, new = pipeline_runs(seed=13, n_old=3, n_new=40)
+    report = diff(old, new, tmp_path)
+    # WHEN written as JSON and read back
+    text = report.model_dump_json()
+    # THEN it is strict JSON (no NaN), versioned, and loads back equal
+    data = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    assert data["schema_version"] == 1
+    assert DiffReport.model_validate_json(text) == report
+
+
+def test_terminal_render_colours_verdicts(tmp_path: Path) -> None:
+    # GIVEN a diff with one regression
+    old, new = pipeline_runs(seed=2, factors={"rerank": 1.25})
+    report = diff(old, new, tmp_path)
+    buffer = io.StringIO()
+    # WHEN rendered on a colour terminal
+    render_diff_terminal(report, Console(file=buffer, width=160, force_terminal=True, color_system="standard"))
+    out = buffer.getvalue()
+    # THEN the regression is in bold red and the headline names it
+    assert re.search(r"\x1b\[1;31m\s*regression", out)
+    assert "REGRESSION in rerank" in out
+
+
+GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden"
+
+
+def _check_golden(name: str, text: str) -> None:
+    # Regenerate after an intended change: RAGPERF_UPDATE_GOLDEN=1 pytest tests/unit/test_diff.py
+    path = GOLDEN / name
+    if os.environ.get("RAGPERF_UPDATE_GOLDEN") == "1":
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no golden file {path}; run with RAGPERF_UPDATE_GOLDEN=1 to create it"
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs; RAGPERF_UPDATE_GOLDEN=1 if intended"
+
+
+def _golden_report() -> DiffReport:
+    old, new = pipeline_runs(seed=2, n_old=100, n_new=80, factors={"rerank": 1.25})
+    new = new.model_copy(update={"environment": environment(load_avg_end=(5.0, 4.0, 3.0))})
+    return diff_runs(old, new, baseline_path=Path("base.json"), new_path=Path("new.json"))
+
+
+def test_markdown_matches_golden() -> None:
+    # GIVEN a fixed diff (seeded data) WHEN rendered as Markdown THEN it is byte for byte the reviewed file
+    _check_golden("diff_shift.md", render_diff_markdown(_golden_report()))
+
+
+def test_terminal_matches_golden() -> None:
+    # GIVEN the same diff WHEN rendered at a fixed width without colour THEN it is the reviewed text
+    buffer = io.StringIO()
+    render_diff_terminal(_golden_report(), Console(file=buffer, width=140, no_color=True, highlight=False))
+    _check_golden("diff_shift.terminal.txt", buffer.getvalue())

@@ -1,0 +1,287 @@
+"""Report renderers: golden Markdown and terminal output, JSON and HTML data, the registry, the command.
+
+Regenerate the golden files after an intended change: RAGPERF_UPDATE_GOLDEN=1 pytest tests/unit/test_renderers.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ragperf.cli.app import app
+from ragperf.errors import ExitCode, RagperfError
+from ragperf.renderers import registry
+from ragperf.renderers.base import Report, assemble
+from ragperf.renderers.html import HtmlRenderer
+from ragperf.renderers.html_data import template_data
+from ragperf.renderers.json_renderer import JsonRenderer
+from ragperf.renderers.markdown import MarkdownRenderer
+from ragperf.renderers.terminal_report import WIDTH, TerminalRenderer
+from ragperf.schema import load_run
+
+DATA = Path(__file__).parents[1] / "data"
+RUNS = DATA / "runs"
+GOLDEN = DATA / "golden"
+FIXTURES = ("rich_pyinstrument", "example_timer", "rich_full")
+# A golden name and the saved files it renders: "rich_full" is what 'ragperf profile' produces.
+FILES = {
+    "rich_pyinstrument": ("rich_pyinstrument",),
+    "example_timer": ("example_timer",),
+    "rich_full": ("rich_pyinstrument", "rich_memory", "rich_leak"),
+}
+
+
+def _check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("RAGPERF_UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no golden file {path}; run with RAGPERF_UPDATE_GOLDEN=1 to create it"
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs; RAGPERF_UPDATE_GOLDEN=1 if intended"
+
+
+def _report(name: str) -> Report:
+    return assemble([load_run(RUNS / f"{f}.json") for f in FILES[name]])
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_markdown_matches_golden(name):
+    # GIVEN a saved run file WHEN rendered as Markdown THEN the text is exactly the golden file
+    _check_golden(f"{name}.md", MarkdownRenderer().render(_report(name)))
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_terminal_matches_golden_at_fixed_width(name):
+    # GIVEN a saved run file WHEN rendered for a file THEN plain text, WIDTH columns, exactly the golden file
+    text = TerminalRenderer().render(_report(name))
+    # Tables fit the width (a sentence printed with soft_wrap may run on: it is one line to copy)
+    assert max(len(line) for line in text.splitlines() if line[:1] in "┏┃┡│├└") <= WIDTH
+    assert "\x1b[" not in text
+    _check_golden(f"{name}.terminal.txt", text)
+
+
+def test_markdown_has_the_seed_sections_in_order():
+    # GIVEN the rich run WHEN rendered THEN the seed's report structure appears in its order
+    text = MarkdownRenderer().render(_report("rich_pyinstrument"))
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings == [
+        "## Executive summary",
+        "## Performance metrics",
+        "## Bottleneck frequency",
+        "## Hotspots per stage",
+        "## Memory analysis",
+        "## Optimisation roadmap",
+        "## Quick wins",
+        "## Run details",
+    ]
+    assert "| p95 latency | < 40.0 ms |" in text
+    assert text.startswith("# Performance report: rich\n\n**FAIL**")
+
+
+def test_json_report_round_trips_the_run_and_the_roadmap():
+    # GIVEN the rich run WHEN rendered as JSON
+    report = _report("rich_pyinstrument")
+    data = json.loads(JsonRenderer().render(report))
+    # THEN it holds the raw run file unchanged, and the roadmap as data
+    assert data["report_version"] == 1
+    assert data["files"] == {"run": json.loads(report.run.model_dump_json())}  # type: ignore[union-attr]
+    assert report.roadmap is not None
+    assert [i["stage"] for i in data["roadmap"]["items"]] == [i.stage for i in report.roadmap.items]
+    first = data["roadmap"]["items"][0]
+    assert first["evidence"]["affected_queries"] == report.roadmap.items[0].evidence.affected_queries
+    assert {c["check"] for c in data["executive_summary"]} >= {"p95 latency", "peak memory (RSS)"}
+
+
+def test_a_full_report_combines_latency_memory_and_leak_files():
+    # GIVEN the three files 'ragperf profile' writes, in any order
+    files = [load_run(RUNS / f"{f}.json") for f in ("rich_leak", "rich_memory", "rich_pyinstrument")]
+    report = assemble(files)
+    # THEN the latency run is the run, the memory run supplies memory, and the leak becomes a roadmap item
+    assert report.run is files[2]
+    assert report.memory_run is files[1]
+    assert report.memory == files[1].memory
+    leak = files[0].leak
+    assert leak is not None
+    assert leak.detected
+    assert report.roadmap is not None
+    assert report.roadmap.leak is not None
+    assert report.roadmap.leak.stage == leak.stage == "rerank"
+    assert report.roadmap.leak.priority == ("P0" if leak.verdict == "FAIL" else "P1")
+    assert "rich_pipeline.py" in (report.roadmap.leak.site or "")
+    # AND the executive summary judges memory and the leak from those files
+    checks = {row[0]: row for row in _checks(report)}
+    assert checks["peak memory (RSS)"][2] != "not measured"
+    assert checks["memory leak rate"][3] == leak.verdict
+    # AND the JSON keeps every file
+    assert set(json.loads(JsonRenderer().render(report))["files"]) == {"run", "memory_run", "leak"}
+
+
+def _checks(report: Report) -> list[list[str]]:
+    from ragperf.renderers.sections import executive_lines
+
+    return executive_lines(report)
+
+
+def test_memory_not_measured_is_said_not_hidden():
+    # GIVEN a latency run alone WHEN rendered THEN memory checks say "not measured" and how to measure
+    text = MarkdownRenderer().render(_report("example_timer"))
+    assert "| peak memory (RSS) | < 512 MB | not measured | n/a |" in text
+    assert "'ragperf profile' does both" in text
+
+
+def test_html_data_is_what_the_run_holds():
+    # GIVEN the rich run WHEN the HTML template's data is built
+    report = _report("rich_pyinstrument")
+    run = report.run
+    assert run is not None
+    data = template_data(report)
+    ok = [q for q in run.queries if q.error is None]
+    # THEN the waterfall has one column per successful query, its segments the enabled top-level stages
+    assert data.waterfall_stages == ("intent", "retrieval", "rerank", "generation")
+    assert [bar.id for bar in data.waterfall] == [q.id for q in ok]
+    for bar, query in zip(data.waterfall, ok, strict=True):
+        # the stages account for the query's total, less the harness's time between them
+        assert sum(bar.spans) <= query.total_ms
+        assert sum(bar.spans) == pytest.approx(query.total_ms, rel=0.05)
+    # AND each latency row carries every measured value and its summary's percentiles; skipped stages are absent
+    rows = {row.path: row for row in data.latency}
+    assert "rewrite" not in rows
+    stages = {s.path: s for s in run.summary.stages}
+    for path, row in rows.items():
+        if path != "total":
+            assert len(row.values) == stages[path].n
+            assert row.p95 == stages[path].p95
+    assert rows["total"].target_ms == 40
+    # AND there is no memory chart without memory figures
+    assert data.memory == ()
+    # AND the bottleneck bars carry the thresholds they are judged by
+    assert dict(data.thresholds) == {"P1": 0.1, "P0": 0.2}
+    assert sum(b.queries for b in data.bottlenecks) == len(ok)
+
+
+def test_html_is_one_self_contained_document():
+    # GIVEN the rich run WHEN rendered as HTML
+    html = HtmlRenderer().render(_report("rich_pyinstrument"))
+    # THEN it is one document with its charts inline, and nothing to fetch
+    assert html.startswith("<!DOCTYPE html>")
+    assert html.count("<svg") >= 10
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
+    assert "<script" not in html
+    assert "@import" not in html
+    assert "@media print" in html
+    for section in ("summary", "metrics", "waterfall", "bottlenecks", "memory", "roadmap", "hotspots", "details"):
+        assert f'id="{section}"' in html
+
+
+def test_registry_lists_the_builtin_formats():
+    # GIVEN the installed package THEN its four formats register through the entry-point group
+    found = registry.available_renderers()
+    assert {"terminal", "md", "html", "json"} <= set(found)
+    assert found["md"].load() is MarkdownRenderer
+
+
+def test_unknown_format_lists_the_known_ones():
+    with pytest.raises(RagperfError, match=r"no report format named 'pdf'; choose one of: .*html"):
+        registry.load_renderer("pdf")
+
+
+def test_report_command_writes_each_format(tmp_path):
+    # GIVEN a run file WHEN 'ragperf report' writes each format, chosen by --format or by the suffix
+    runner = CliRunner()
+    run = str(RUNS / "rich_pyinstrument.json")
+    for args, name in (
+        (["-o", str(tmp_path / "r.md")], "r.md"),
+        (["-o", str(tmp_path / "r.html")], "r.html"),
+        (["--format", "json", "-o", str(tmp_path / "r.out")], "r.out"),
+    ):
+        result = runner.invoke(app, ["report", run, *args])
+        # THEN it exits 0 and the file is there, in that format
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / name).stat().st_size > 0
+    assert (tmp_path / "r.md").read_text().startswith("# Performance report")
+    assert json.loads((tmp_path / "r.out").read_text())["pipeline"] == "rich"
+
+
+def test_report_command_prints_to_the_terminal():
+    result = CliRunner().invoke(app, ["report", str(RUNS / "example_timer.json")])
+    assert result.exit_code == 0, result.output
+    assert "Optimisation roadmap" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.json"], "no such file"),
+        (["{run}", "{run}"], "two run files given"),
+        (["{run}", "--format", "pdf"], "no report format named 'pdf'"),
+        (["{run}", "--rules", "missing.toml"], "rules file not found"),
+    ],
+)
+def test_report_command_user_errors_are_one_line(args, message):
+    # GIVEN a user mistake WHEN 'ragperf report' runs THEN one line on stderr and exit code 2, no traceback
+    run = str(RUNS / "example_timer.json")
+    result = CliRunner().invoke(app, ["report", *[a.replace("{run}", run) for a in args]])
+    assert result.exit_code == ExitCode.USAGE
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_rules_file_adds_advice(tmp_path):
+    # GIVEN a rules file with thresholds and a rule of its own
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        '[report]\np0_fraction = 0.5\n[[report.rules]]\nid = "x"\nkinds = ["rerank"]\ntitle = "Our fix"\n'
+        'advice = "Fix {stage} our way."\nquick_win = true\n',
+        encoding="utf-8",
+    )
+    # WHEN the report is rendered with it
+    result = CliRunner().invoke(
+        app, ["report", str(RUNS / "rich_pyinstrument.json"), "--rules", str(rules), "--format", "md"]
+    )
+    # THEN the rule's advice and the new threshold appear
+    assert result.exit_code == 0, result.output
+    assert "**Our fix** (effort M): Fix rerank our way." in result.output
+    assert "P0: more than 50.0% of queries" in result.output
+
+
+def test_html_memory_chart_is_the_leak_series_and_its_fit():
+    # GIVEN the full report WHEN the HTML data is built
+    report = _report("rich_full")
+    leak = report.leak.leak if report.leak is not None else None
+    assert leak is not None
+    assert leak.heap is not None
+    data = template_data(report)
+    lines = {m.name: m for m in data.memory}
+    # THEN the heap line is every iteration's heap, and its fit runs along the Theil-Sen line
+    heap = lines["heap (MB)"]
+    assert [y for _, y in heap.points] == [p.heap for p in leak.series]
+    fit = next(m for m in data.memory if m.fitted and m.name.startswith("heap"))
+    (x0, y0), (x1, y1) = fit.points
+    assert (y1 - y0) / (x1 - x0) == pytest.approx(leak.heap.slope)
+    assert y0 == pytest.approx(leak.heap.intercept + leak.heap.slope * x0)
+
+
+def test_histogram_counts_far_outliers_instead_of_stretching_the_axis():
+    # GIVEN 99 latencies near 10 ms and one of 500 ms
+    from ragperf.renderers.svg import histogram_row
+
+    values = [10.0 + i % 5 for i in range(99)] + [500.0]
+    # WHEN drawn THEN the axis ends near the bulk and the outlier is counted, not drawn far away
+    svg = histogram_row(values, [], "stage")
+    assert "(+1 beyond, max 500)" in svg
+    assert ">20 ms" in svg
+    # AND without an outlier the axis reaches the largest value
+    assert "beyond" not in histogram_row(values[:99], [], "stage")
+
+
+def test_a_leak_file_alone_still_gets_its_roadmap_item():
+    # GIVEN only the leak file WHEN reported THEN the leak is on the roadmap and latency is not judged from it
+    report = assemble([load_run(RUNS / "rich_leak.json")])
+    text = MarkdownRenderer().render(report)
+    assert "#### rerank (memory leak)" in text
+    assert "| p95 latency | < 40.0 ms | not measured | n/a |" in text
