@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import TYPE_CHECKING, Any
 
 from ragperf.errors import BackendUnavailable
@@ -29,7 +30,9 @@ def load_backend(name: str, options: Mapping[str, Any] | None = None) -> tuple[B
     entry = backends.get(name)
     if entry is None:
         known = ", ".join(backends) or "none"
-        msg = f"no backend named '{name}' (installed: {known}); run 'ragperf backends' to see what each needs"
+        close = difflib.get_close_matches(name, backends, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        msg = f"no backend named '{name}' (installed: {known}); {hint}run 'ragperf backends' to see what each needs"
         raise BackendUnavailable(msg)
     cls: type[Backend] = entry.load("backend", BackendUnavailable)
     return cls(options), entry

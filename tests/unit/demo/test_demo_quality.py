@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -57,7 +56,6 @@ def test_rerank_keeps_most_of_them_in_its_top_5(report: dict[str, Any]) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("RAGPERF_DEMO_SLOW"), reason="set RAGPERF_DEMO_SLOW=1 (about 30 s)")
 def test_full_corpus_recall(demo_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN the whole corpus (~7,500 passages) and every shipped query
     monkeypatch.setenv("RAGPERF_DEMO_CACHE", str(demo_cache))
