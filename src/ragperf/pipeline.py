@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ragperf.errors import PipelineFailed
 from ragperf.resolve import resolve_callable
 from ragperf.spans import OpenSpan, current_span
 from ragperf.trampoline import make_trampoline
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Mapping
 
     from ragperf.config import Config
     from ragperf.spans import Recorder
@@ -200,6 +201,26 @@ class Executor:
                 self._runner = asyncio.Runner()
             return self._runner.run(_await(result))
         return result
+
+    def setup(self, options: Mapping[str, Any]) -> Any:
+        """Call the pipeline's setup once, with the [pipeline.options] table if it takes an argument."""
+        setup = self.plan.setup
+        if setup is None:
+            return None
+        takes_options = bool(inspect.signature(setup).parameters)
+        return self._hook(setup, "pipeline.setup", *((options,) if takes_options else ()))
+
+    def teardown(self, ctx: Any) -> None:
+        """Call the pipeline's teardown with the setup's result."""
+        if self.plan.teardown is not None:
+            self._hook(self.plan.teardown, "pipeline.teardown", ctx)
+
+    def _hook(self, fn: Callable[..., Any], key: str, *args: Any) -> Any:
+        try:
+            return self.call(fn, *args)
+        except Exception as exc:
+            msg = f"{key} raised {type(exc).__name__}: {exc}"
+            raise PipelineFailed(msg) from exc
 
     def run_query(self, state: State) -> None:
         """Run every enabled stage for one query; raise StageFailed on the first stage that raises."""

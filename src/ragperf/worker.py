@@ -8,7 +8,6 @@ wrapping profilers see everything it loads.
 
 from __future__ import annotations
 
-import inspect
 import sys
 import traceback
 from pathlib import Path
@@ -25,7 +24,6 @@ from ragperf.state import State
 if TYPE_CHECKING:
     from ragperf.backends.base import Backend
     from ragperf.memory.session import MemorySession
-    from ragperf.pipeline import Plan
     from ragperf.spec import QueryItem
 
 __all__ = ["main"]
@@ -64,7 +62,7 @@ def _run(spec: WorkerSpec, stream: Stream) -> int:
     notes.install_sink(lambda text: stream.write("note", text=text))
     executor = Executor(plan, recorder, probe=None if memory is None else memory.probe)
     try:
-        ctx = _setup(plan, executor, spec.config.pipeline.options, stream)
+        ctx = _setup(executor, spec.config.pipeline.options, stream)
         try:
             for i in range(spec.warmup):
                 _warm(executor, spec.queries[i % len(spec.queries)], ctx, i)
@@ -76,8 +74,7 @@ def _run(spec: WorkerSpec, stream: Stream) -> int:
             if memory is not None and complete:
                 memory.snapshots(executor, spec.queries, ctx, spec.measured, stream)
         finally:
-            if plan.teardown is not None:
-                _call_hook(executor, plan.teardown, "pipeline.teardown", ctx)
+            executor.teardown(ctx)
     finally:
         spans.install(None)
         notes.install_sink(None)
@@ -96,22 +93,11 @@ def _memory_session(spec: WorkerSpec) -> MemorySession | None:
     return MemorySession(spec.leak)
 
 
-def _setup(plan: Plan, executor: Executor, options: dict[str, Any], stream: Stream) -> Any:
-    if plan.setup is None:
-        return None
+def _setup(executor: Executor, options: dict[str, Any], stream: Stream) -> Any:
     start = perf_counter_ns()
-    takes_options = bool(inspect.signature(plan.setup).parameters)
-    ctx = _call_hook(executor, plan.setup, "pipeline.setup", *((options,) if takes_options else ()))
+    ctx = executor.setup(options)
     stream.write("ready", setup_ms=(perf_counter_ns() - start) / 1e6)
     return ctx
-
-
-def _call_hook(executor: Executor, fn: Any, key: str, *args: Any) -> Any:
-    try:
-        return executor.call(fn, *args)
-    except Exception as exc:
-        msg = f"{key} raised {type(exc).__name__}: {exc}"
-        raise PipelineFailed(msg) from exc
 
 
 def _warm(executor: Executor, item: QueryItem, ctx: Any, index: int) -> None:

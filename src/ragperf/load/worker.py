@@ -9,7 +9,6 @@ flight finishes and the step's results so far are still sent; no stage is cut mi
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import signal
@@ -111,8 +110,7 @@ def _serve(spec: LoadWorkerSpec, proto: TextIO) -> int:
                 tallies = run_lanes(executors, spec, ctx, command, stop=_stopped, report=report, good_ns=good_ns)
                 _send(proto, "result", step=command.step, lanes=[tally.to_dict() for tally in tallies])
         finally:
-            if plan.teardown is not None:
-                _hook(executor, plan.teardown, "pipeline.teardown", ctx)
+            executor.teardown(ctx)
     finally:
         spans.install(None)
         for each in executors:
@@ -121,23 +119,10 @@ def _serve(spec: LoadWorkerSpec, proto: TextIO) -> int:
 
 
 def _setup(executor: Executor, spec: LoadWorkerSpec) -> Any:
-    setup = executor.plan.setup
-    if setup is None:
-        return None
     start = perf_counter_ns()
-    takes_options = bool(inspect.signature(setup).parameters)
-    options = spec.config.pipeline.options
-    ctx = _hook(executor, setup, "pipeline.setup", *((options,) if takes_options else ()))
+    ctx = executor.setup(spec.config.pipeline.options)
     print(f"setup took {(perf_counter_ns() - start) / 1e6:.0f} ms", file=sys.stderr)
     return ctx
-
-
-def _hook(executor: Executor, fn: Any, key: str, *args: Any) -> Any:
-    try:
-        return executor.call(fn, *args)
-    except Exception as exc:
-        msg = f"{key} raised {type(exc).__name__}: {exc}"
-        raise PipelineFailed(msg) from exc
 
 
 def _warm(executor: Executor, spec: LoadWorkerSpec, ctx: Any) -> float | None:
