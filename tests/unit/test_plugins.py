@@ -25,7 +25,7 @@ def test_builtin_backends_come_through_the_entry_point_group():
 def test_two_distributions_claiming_one_name_is_an_error_naming_both(monkeypatch):
     # GIVEN two packages registering a backend called "fast"
     eps = [_ep("fast", "pkg_a.mod:Fast", "pkg-a"), _ep("fast", "pkg_b.mod:Fast", "pkg-b")]
-    monkeypatch.setattr(plugins, "entry_points", lambda group: eps)
+    monkeypatch.setattr(plugins, "entry_points", lambda **_: eps)
     # WHEN discovered THEN the error names both distributions
     with pytest.raises(ConfigError, match=r"'fast' is registered twice: by pkg-a .* and by pkg-b"):
         plugins.discover("ragperf.backends", "backend")
@@ -34,7 +34,7 @@ def test_two_distributions_claiming_one_name_is_an_error_naming_both(monkeypatch
 def test_the_same_registration_seen_twice_is_not_a_conflict(monkeypatch):
     # An editable install can list one distribution twice; that is one plugin, not two.
     eps = [_ep("fast", "pkg_a.mod:Fast", "pkg-a"), _ep("fast", "pkg_a.mod:Fast", "pkg-a")]
-    monkeypatch.setattr(plugins, "entry_points", lambda group: eps)
+    monkeypatch.setattr(plugins, "entry_points", lambda **_: eps)
     assert list(plugins.discover("ragperf.backends", "backend")) == ["fast"]
 
 
