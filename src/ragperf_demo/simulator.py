@@ -293,7 +293,7 @@ class SimulatorProcess:
         package_root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
         args = [
-            sys.executable, "-m", "ragperf_demo.simulator", "--host", host, "--port", str(port),
+            _interpreter(), "-m", "ragperf_demo.simulator", "--host", host, "--port", str(port),
             "--model", config.model, "--prefill-ms", str(config.prefill_ms),
             "--prefill-ms-per-token", str(config.prefill_ms_per_token),
             "--token-ms", str(config.token_ms), "--max-tokens", str(config.max_tokens), "--exit-on-stdin-eof",
@@ -385,3 +385,14 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _interpreter() -> str:
+    """The real Python of this process, for the simulator child.
+
+    Under `scalene run`, sys.executable is rewritten to a shim that profiles every child too
+    (and drops a scalene-profile.json in its folder); the interpreter this process was started
+    with is still in sys.orig_argv[0] when that path is absolute, as ragperf's worker command is.
+    """
+    first = sys.orig_argv[0] if sys.orig_argv else ""
+    return first if Path(first).is_absolute() and os.access(first, os.X_OK) else sys.executable
