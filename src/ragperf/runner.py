@@ -23,7 +23,7 @@ from ragperf.memory.sections import memory_sections
 from ragperf.queries import Query, load_queries, locate_queries, query_set_digest
 from ragperf.schema.io import save_run
 from ragperf.schema.v1 import BackendInfo, QueryError, QueryRecord, RunFile, StageInfo
-from ragperf.spec import QueryItem, WorkerSpec, read_stream
+from ragperf.spec import QueryItem, StreamFollower, WorkerSpec, read_stream
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -244,13 +244,13 @@ def _queries(request: RunRequest, config_dir: Path) -> list[Query]:
 
 def _supervise(command: list[str], stream_path: Path, log_path: Path, cwd: Path, progress: Progress) -> int:
     """Run the worker, following its stream; on Ctrl-C let it finish the query it is on."""
-    seen = 0
+    follower = StreamFollower(stream_path)
     with log_path.open("w", encoding="utf-8") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=cwd)  # noqa: S603
         try:
             while process.poll() is None:
                 time.sleep(_POLL_S)
-                seen = _follow(stream_path, seen, progress)
+                _follow(follower, progress)
         except KeyboardInterrupt:
             # The terminal sent SIGINT to the worker too; give it time to record its last query.
             try:
@@ -258,15 +258,13 @@ def _supervise(command: list[str], stream_path: Path, log_path: Path, cwd: Path,
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        _follow(stream_path, seen, progress)
+        _follow(follower, progress)
     return process.returncode
 
 
-def _follow(stream_path: Path, seen: int, progress: Progress) -> int:
-    events = read_stream(stream_path)
-    for event in events[seen:]:
+def _follow(follower: StreamFollower, progress: Progress) -> None:
+    for event in follower.poll():
         progress.event(event)
-    return len(events)
 
 
 def _error(fatal: dict[str, Any]) -> RagperfError:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import TextIO
 
-__all__ = ["QueryItem", "Stream", "WorkerSpec", "read_stream"]
+__all__ = ["QueryItem", "Stream", "StreamFollower", "WorkerSpec", "read_stream"]
 
 
 class QueryItem(BaseModel):
@@ -76,3 +76,27 @@ def read_stream(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             break
     return events
+
+
+class StreamFollower:
+    """Reads the events a running worker appends, each once (the parent polls this for progress).
+
+    Keeps its place in the file, so a poll costs what was appended since the last one, not the
+    whole stream again; a line the worker has not finished writing waits for the next poll.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._offset = 0
+
+    def poll(self) -> list[dict[str, Any]]:
+        """The complete events appended since the last poll."""
+        try:
+            with self._path.open("rb") as handle:
+                handle.seek(self._offset)
+                chunk = handle.read()
+        except FileNotFoundError:
+            return []
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        return [json.loads(line) for line in complete.splitlines() if line.strip()]
