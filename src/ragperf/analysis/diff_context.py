@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from ragperf.schema.diff import ComparabilityWarning, HotspotChange, TargetChange
 
 if TYPE_CHECKING:
     from ragperf.schema.v1 import Environment, RunFile
 
-__all__ = ["comparability_warnings", "hotspot_changes", "target_changes"]
+__all__ = ["JudgedStage", "comparability_warnings", "hotspot_changes", "stage_target_change", "target_changes"]
 
 # A function's share of its stage must move by at least this much (share points) to be worth showing.
 MIN_SHARE_CHANGE = 0.02
@@ -196,16 +196,33 @@ def target_changes(old: RunFile, new: RunFile) -> tuple[TargetChange, ...]:
     stages = {s.path: s for s in old.summary.stages}
     for stage in new.summary.stages:
         before_stage = stages.get(stage.path)
-        if before_stage is not None and stage.target_ms is not None and before_stage.verdict != stage.verdict:
-            changes.append(
-                TargetChange(
-                    name=f"{stage.path} p95",
-                    old_verdict=before_stage.verdict,
-                    new_verdict=stage.verdict,
-                    old_measured=before_stage.p95,
-                    new_measured=stage.p95,
-                    target=stage.target_ms,
-                    unit="ms",
-                )
-            )
+        change = None if before_stage is None else stage_target_change(f"{stage.path} p95", before_stage, stage)
+        if change is not None:
+            changes.append(change)
     return tuple(sorted(changes, key=lambda c: c.new_verdict != "FAIL"))
+
+
+class JudgedStage(Protocol):
+    """A stage's p95 judged against its target: a run's StageSummary or a load step's."""
+
+    @property
+    def verdict(self) -> Literal["PASS", "FAIL", "n/a"]: ...
+    @property
+    def p95(self) -> float | None: ...
+    @property
+    def target_ms(self) -> float | None: ...
+
+
+def stage_target_change(name: str, before: JudgedStage, after: JudgedStage) -> TargetChange | None:
+    """The change of a stage's target verdict between two runs, or None when it has no target or held."""
+    if after.target_ms is None or before.verdict == after.verdict:
+        return None
+    return TargetChange(
+        name=name,
+        old_verdict=before.verdict,
+        new_verdict=after.verdict,
+        old_measured=before.p95,
+        new_measured=after.p95,
+        target=after.target_ms,
+        unit="ms",
+    )

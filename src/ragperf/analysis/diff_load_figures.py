@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ragperf.analysis.diff_context import stage_target_change
 from ragperf.analysis.diff_load_stats import decide, proportion_difference, proportion_ratio
 from ragperf.schema.diff import LoadFigure, TargetChange
 
@@ -195,17 +196,10 @@ def stage_target_changes(old: LoadStep, new: LoadStep) -> tuple[TargetChange, ..
     changes = []
     for stage in (*new.stages, new.latency):
         before = was.get(stage.path)
-        if before is not None and stage.target_ms is not None and before.verdict != stage.verdict:
-            label = "pipeline" if stage is new.latency else stage.path
-            changes.append(
-                TargetChange(
-                    name=f"{label} p95 @ {new.offered_qps:g} qps",
-                    old_verdict=before.verdict,
-                    new_verdict=stage.verdict,
-                    old_measured=before.p95,
-                    new_measured=stage.p95,
-                    target=stage.target_ms,
-                    unit="ms",
-                )
-            )
+        label = "pipeline" if stage is new.latency else stage.path
+        change = (
+            None if before is None else stage_target_change(f"{label} p95 @ {new.offered_qps:g} qps", before, stage)
+        )
+        if change is not None:
+            changes.append(change)
     return tuple(changes)
