@@ -71,6 +71,7 @@ __all__ = [
     "Verdict",
     "compare_stage",
     "compare_stages",
+    "decide",
     "parse_thresholds",
 ]
 
@@ -234,7 +235,7 @@ def _compare(name: str, a: FloatArray, b: FloatArray, plan: _Plan) -> StageCompa
     observed = _relative(_statistic(a, "p50"), _statistic(b, "p50"))
     significant = p_adjusted < plan.alpha
     verdicts: list[Verdict] = [
-        _decide(
+        decide(
             observed,
             shift_ci,
             significant=significant and (shift > 0) == (observed > 0) and shift != 0,
@@ -278,8 +279,8 @@ def _compare(name: str, a: FloatArray, b: FloatArray, plan: _Plan) -> StageCompa
     )
 
 
-def _decide(est: float, ci: tuple[float, float], *, significant: bool, threshold: float) -> Verdict:
-    """The verdict rule shared by the shift and gated metrics (all relative changes)."""
+def decide(est: float, ci: tuple[float, float], *, significant: bool, threshold: float) -> Verdict:
+    """The verdict rule of `ragperf diff`, for a relative change and its interval (run and load diffs)."""
     if significant and est > threshold:
         return "regression"
     if significant and est < -threshold:
@@ -323,7 +324,7 @@ def _gated_metric(
     lo, hi = _bootstrap_log_ratio(a, b, metric, plan.level_alpha, rng)
     change = _describe(metric, a, b, threshold=threshold)
     ci = (math.expm1(lo), math.expm1(hi))
-    verdict = _decide(change.rel_change, ci, significant=lo > 0 or hi < 0, threshold=threshold)
+    verdict = decide(change.rel_change, ci, significant=lo > 0 or hi < 0, threshold=threshold)
     queries = None
     if verdict == "inconclusive":
         est = math.log1p(change.rel_change) if change.rel_change > -1 else -math.inf

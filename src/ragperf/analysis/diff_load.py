@@ -13,7 +13,7 @@ import math
 from statistics import NormalDist
 from typing import TYPE_CHECKING, cast
 
-from ragperf.analysis.compare import METRICS, MIN_SAMPLES, compare_stages
+from ragperf.analysis.compare import METRICS, MIN_SAMPLES, compare_stages, decide
 from ragperf.analysis.diff import stage_diff
 from ragperf.analysis.diff_context import comparability_warnings
 from ragperf.analysis.diff_load_figures import (
@@ -24,7 +24,7 @@ from ragperf.analysis.diff_load_figures import (
     stage_target_changes,
     step_figures,
 )
-from ragperf.analysis.diff_load_stats import decide, histogram, log_se, metric_value, needed, samples_ms
+from ragperf.analysis.diff_load_stats import histogram, log_se, metric_value, needed, samples_ms
 from ragperf.analysis.diff_load_warnings import load_warnings
 from ragperf.analysis.summary import TOTAL
 from ragperf.analysis.thresholds import split_thresholds

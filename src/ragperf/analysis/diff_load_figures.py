@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ragperf.analysis.compare import decide
 from ragperf.analysis.diff_context import stage_target_change
-from ragperf.analysis.diff_load_stats import decide, proportion_difference, proportion_ratio
+from ragperf.analysis.diff_load_stats import proportion_difference, proportion_ratio
 from ragperf.schema.diff import LoadFigure, TargetChange
 
 if TYPE_CHECKING:

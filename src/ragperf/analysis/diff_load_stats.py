@@ -31,14 +31,12 @@ from ragperf.load.histogram import Histogram, bucket_bounds
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-    from ragperf.analysis.compare import Verdict
     from ragperf.schema.load import HistogramData
 
     FloatArray = npt.NDArray[np.float64]
 
 __all__ = [
     "MIN_TAIL",
-    "decide",
     "histogram",
     "log_se",
     "metric_value",
@@ -99,17 +97,6 @@ def log_se(hist: Histogram, ordered: FloatArray, metric: str) -> float:
     low = max(1, math.floor(n * q - spread))
     high = min(n, math.ceil(n * q + spread))
     return max((math.log(ordered[high - 1]) - math.log(ordered[low - 1])) / 2.0, _BUCKET_SE)
-
-
-def decide(est: float, ci: tuple[float, float], *, significant: bool, threshold: float) -> Verdict:
-    """The verdict rule of `ragperf diff` (compare.py), for a relative change and its interval."""
-    if significant and est > threshold:
-        return "regression"
-    if significant and est < -threshold:
-        return "improvement"
-    if -threshold < ci[0] and ci[1] < threshold:
-        return "unchanged"
-    return "inconclusive"
 
 
 def proportion_ratio(

@@ -41,25 +41,9 @@ class PhasedProgress:
     """One display for several runs: an overall bar of phases, and the current phase's queries."""
 
     def __init__(self, console: Console, phases: list[str]) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from ragperf.cli.progress import query_bar
 
-        self._progress = Progress(
-            TextColumn("{task.description:<24}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[note]}"),
-            console=console,
-        )
+        self._progress = query_bar(console, 24)
         self._phases = phases
         self._overall: TaskID | None = None
         self._current: TaskID | None = None

@@ -12,24 +12,28 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import TaskID
 
-__all__ = ["RunProgress"]
+__all__ = ["RunProgress", "query_bar"]
+
+
+def query_bar(console: Console, label_width: int) -> Progress:
+    """The bar every long command shows: label, bar, n/m, elapsed, ETA, and a note field."""
+    return Progress(
+        TextColumn(f"{{task.description:<{label_width}}}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[note]}"),
+        console=console,
+    )
 
 
 class RunProgress:
     """Setup, warm-up and measured queries, with ETA and the last query's latency."""
 
     def __init__(self, console: Console) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description:<10}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[note]}"),
-            console=console,
-            transient=False,
-        )
+        self._progress = query_bar(console, 10)
         self._warm: TaskID | None = None
         self._measured: TaskID | None = None
         self._failed = 0

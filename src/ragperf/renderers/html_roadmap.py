@@ -63,16 +63,7 @@ def _item(item: RoadmapItem) -> str:
         facts.append(
             "hotspots: " + ", ".join(f"<code>{escape(h.function)}</code> {fmt_pct(h.share)}" for h in e.hotspots)
         )
-    advice = "".join(
-        f"<li><strong>{escape(rule.title)}</strong> <small>(effort {rule.effort})</small>: {escape(text)}</li>"
-        for rule, text in item.advice
-    )
-    title = f"{_badge_prio(item.priority)} {escape(item.stage)} <small>({escape(item.kind)})</small>"
-    return (
-        f'<div class="item {item.priority}"><h3>{title}</h3><ul>'
-        + "".join(f"<li>{f}</li>" for f in facts)
-        + f"</ul><strong>Advice</strong><ul>{advice}</ul></div>"
-    )
+    return _card(item, facts)
 
 
 def _leak_item(item: LeakItem) -> str:
@@ -81,6 +72,11 @@ def _leak_item(item: LeakItem) -> str:
     facts = [f"{escape(item.message.rstrip('.'))}", f"slope {slope} MB per query{target}"]
     if item.site is not None:
         facts.append(f"growing allocation site: <code>{escape(item.site)}</code>")
+    return _card(item, facts)
+
+
+def _card(item: RoadmapItem | LeakItem, facts: list[str]) -> str:
+    """A roadmap card: priority, stage, the facts behind it, and the advice."""
     advice = "".join(
         f"<li><strong>{escape(rule.title)}</strong> <small>(effort {rule.effort})</small>: {escape(text)}</li>"
         for rule, text in item.advice
