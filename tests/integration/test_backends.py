@@ -83,11 +83,12 @@ def test_cpu_backend_ranks_known_functions_in_their_stages(tmp_path, backend):
     # AND stage c's time is labelled waiting
     assert _stage(run, "c")[0].waiting
     assert not _stage(run, "a")[0].waiting
-    # AND the native artifact is kept beside the run file and named in it
+    # AND the native artifact is kept beside the run file, named in it with the command that opens it
     assert run.artifacts
     assert all(
         Path(a.path).is_file() and Path(a.path).parent == artifacts_dir(tmp_path / "run.json") for a in run.artifacts
     )
+    assert all(a.open_command and a.open_command.endswith(a.path) for a in run.artifacts)
     check_backend_output(run.hotspots, run.artifacts, backend=backend, stages={s.path for s in run.stages})
 
 

@@ -177,8 +177,9 @@ class PySpyBackend(Backend):
         builder = normalise_speedscope(document, self.name)
         return BackendOutput(
             hotspots=builder.hotspots(),
-            # speedscope has no local viewer command: the file is dropped on https://www.speedscope.app
-            artifacts=[Artifact(kind="py-spy speedscope", path=str(path), open_command=None)],
+            # py-spy has no viewer of its own; speedscope's (npm package `speedscope`) opens the file
+            # in a browser, as dropping it on https://www.speedscope.app does.
+            artifacts=[Artifact(kind="py-spy speedscope", path=str(path), open_command=f"npx speedscope {path}")],
         )
 
 
