@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ragperf.cli.common import err_console, locate_config, out_console, user_errors
-from ragperf.cli.options import parse_options
+from ragperf.cli.options import NativeFlag, OptionFlag, RateFlag, backend_options
 from ragperf.config import load_config
 from ragperf.errors import ExitCode
 
@@ -110,9 +110,9 @@ def profile(
     backend: Annotated[
         str | None, typer.Option("--backend", "-b", help="Backend for the latency phase (see 'ragperf backends').")
     ] = None,
-    option: Annotated[
-        list[str] | None, typer.Option("--option", "-O", help="Backend option KEY=VALUE (repeatable).")
-    ] = None,
+    option: OptionFlag = None,
+    rate: RateFlag = None,
+    native: NativeFlag = None,
     rules: Annotated[
         Path | None,
         typer.Option("--rules", help="TOML file whose report table sets priority thresholds and adds rules."),
@@ -136,8 +136,7 @@ def profile(
     folder = Path(".ragperf") / "runs"
     base = f"{stamp}-{cfg.pipeline.name}"
     backend_name = backend or cfg.backend.name
-    options = dict(cfg.backend.options) if backend_name == cfg.backend.name else {}
-    options.update(parse_options(option or []))
+    options = backend_options(cfg, backend_name, option, rate=rate, native=native)
     common: dict[str, Any] = {"config": cfg, "config_path": config_path}
     phases = [
         _Phase(

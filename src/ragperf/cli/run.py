@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ragperf.cli.common import err_console, locate_config, out_console, user_errors
-from ragperf.cli.options import parse_options
+from ragperf.cli.options import NativeFlag, OptionFlag, RateFlag, backend_options
 from ragperf.config import load_config
 from ragperf.errors import ExitCode
 
@@ -34,9 +34,9 @@ def run(
     backend: Annotated[
         str | None, typer.Option("--backend", "-b", help="Profiler backend (see 'ragperf backends').")
     ] = None,
-    option: Annotated[
-        list[str] | None, typer.Option("--option", "-O", help="Backend option KEY=VALUE (repeatable).")
-    ] = None,
+    option: OptionFlag = None,
+    rate: RateFlag = None,
+    native: NativeFlag = None,
     queries: Annotated[
         int | None, typer.Option("--queries", "-n", min=1, help="Measured queries (cycles through the query set).")
     ] = None,
@@ -64,8 +64,7 @@ def run(
     measured = queries or (1 if query is not None or mode is Mode.single else None)
     measured = measured or (INTENSIVE_QUERIES if mode is Mode.intensive else cfg.run.queries)
     backend_name = backend or cfg.backend.name
-    options = dict(cfg.backend.options) if backend_name == cfg.backend.name else {}
-    options.update(parse_options(option or []))
+    options = backend_options(cfg, backend_name, option, rate=rate, native=native)
     stamp = datetime.now().astimezone().strftime("%Y%m%d-%H%M%S")
     request = RunRequest(
         config=cfg,
