@@ -13,6 +13,7 @@ from rich.console import Console
 
 from ragperf.config import DEFAULT_CONFIG_NAME
 from ragperf.errors import ConfigError, RagperfError
+from ragperf.interrupts import exit_code_for, signal_name, stops_raise
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,10 +32,15 @@ def user_errors(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with stops_raise():
+                return fn(*args, **kwargs)
         except RagperfError as exc:
             err_console.print(f"[bold red]ragperf: error:[/bold red] {exc}", soft_wrap=True)
             raise typer.Exit(int(exc.exit_code)) from None
+        except KeyboardInterrupt as exc:
+            # Anything measured was already written by the command's own interrupt path.
+            err_console.print(f"ragperf: interrupted ({signal_name(getattr(exc, 'signum', 2))})", soft_wrap=True)
+            raise typer.Exit(exit_code_for(exc)) from None
 
     return wrapper  # type: ignore[return-value]
 
