@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ragperf.config import load_config
 from ragperf.memory.settings import LeakSettings
-from ragperf.runner import RunRequest, execute
+from ragperf.run.runner import RunRequest, execute
 
 MB = 1 << 20
 

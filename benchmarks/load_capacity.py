@@ -26,8 +26,8 @@ from pathlib import Path
 from ragperf.config import Config
 from ragperf.load.engine import LoadSession
 from ragperf.load.results import merge_step
-from ragperf.runner import stage_infos
-from ragperf.spec import QueryItem
+from ragperf.queries import Query
+from ragperf.stages import stage_infos
 
 NOOP_MODULE = "def noop(state):\n    return None\n"
 LOCUSTFILE = textwrap.dedent(
@@ -59,7 +59,7 @@ def ragperf_capacity(rates: list[float], duration: float, workers: int, folder: 
     (folder / "noop_stage.py").write_text(NOOP_MODULE, encoding="utf-8")
     config = Config.model_validate({"stages": [{"name": "noop", "call": "noop_stage:noop"}], "targets": {}})
     infos = stage_infos(config)
-    session = LoadSession(config, folder, (QueryItem(id="q0", text="q"),), workers, 10, folder / "logs")
+    session = LoadSession(config, folder, (Query("q0", "q"),), workers, 10, folder / "logs")
     rows = []
     try:
         session.wait_ready()

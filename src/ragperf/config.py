@@ -125,6 +125,10 @@ class RunConfig(_Model):
 
     warmup: int = Field(default=3, ge=0)
     queries: int = Field(default=100, ge=1)
+    # Phase limits: past them ragperf stops the worker, keeps what was measured, and says which ran out.
+    setup_timeout_s: float = Field(default=600, gt=0)
+    query_timeout_s: float | None = Field(default=None, gt=0)  # each warm-up and measured query; default none
+    teardown_timeout_s: float = Field(default=60, gt=0)
 
 
 class Targets(_Model):

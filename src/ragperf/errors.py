@@ -22,7 +22,9 @@ class ExitCode(IntEnum):
     USAGE = 2  # usage, config or input-file error
     PIPELINE = 3  # the pipeline raised
     BACKEND = 4  # backend unavailable
-    INTERRUPTED = 130
+    HANGUP = 129  # 128 + SIGHUP: the terminal closed
+    INTERRUPTED = 130  # 128 + SIGINT: Ctrl-C
+    TERMINATED = 143  # 128 + SIGTERM: a CI runner, `timeout`, a container stop
 
 
 class RagperfError(Exception):

@@ -8,7 +8,10 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 from ragperf.errors import ConfigError
 
@@ -80,7 +83,7 @@ def _parse_jsonl(path: Path, text: str) -> list[Query]:
     return queries
 
 
-def query_set_digest(queries: list[Query]) -> str:
+def query_set_digest(queries: Sequence[Query]) -> str:
     """A short hash of the query texts, so a diff can tell whether two runs used the same set."""
     blob = "\n".join(q.text for q in queries).encode()
     return hashlib.sha256(blob).hexdigest()[:16]

@@ -11,7 +11,7 @@ from ragperf.cli.app import app
 from ragperf.config import load_config
 from ragperf.errors import ExitCode
 from ragperf.memory.settings import LeakSettings
-from ragperf.runner import RunRequest, execute
+from ragperf.run.runner import RunRequest, execute
 from ragperf.schema import load_run
 
 if TYPE_CHECKING:

@@ -15,7 +15,8 @@ import pytest
 
 from ragperf.config import load_config
 from ragperf.errors import ExitCode
-from ragperf.runner import RunRequest, artifacts_dir, execute
+from ragperf.outputs import artifacts_dir
+from ragperf.run.runner import RunRequest, execute
 from ragperf.schema import load_run
 
 if TYPE_CHECKING:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytest
 
@@ -12,6 +10,7 @@ from ragperf.memory.leak_report import build_leak_report
 from ragperf.memory.settings import DEFAULT_MIN_SLOPE, LeakSettings
 from ragperf.memory.snapshots import OUTSIDE, TRUNCATED, growing_sites
 from ragperf.renderers.terminal_memory import sparkline
+from ragperf.run.events import LeakSites, MemoryReading, StageReading
 from ragperf.trampoline import make_trampoline
 
 MB = 1 << 20
@@ -68,22 +67,22 @@ def test_judge_flat_growing_and_stopped_series() -> None:
     assert judge(theil_sen(50 + 2.0 * x), min_slope=DEFAULT_MIN_SLOPE, target=None).verdict == "n/a"
 
 
-def _events(rss: list[float], heap: list[float]) -> list[dict[str, Any]]:
+def _events(rss: list[float], heap: list[float]) -> list[MemoryReading]:
     return [
-        {
-            "type": "memory",
-            "index": i,
-            "id": f"q{i % 3}",
-            "rss": int(r * MB),
-            "heap": int(h * MB),
-            "stages": [["a", int(r * MB), int(r * MB), int(h * MB), int(h * MB), int(r * MB)]],
-        }
+        MemoryReading(
+            index=i,
+            id=f"q{i % 3}",
+            rss=int(r * MB),
+            heap=int(h * MB),
+            stages=(StageReading("a", int(r * MB), int(r * MB), int(h * MB), int(h * MB), int(r * MB)),),
+            probe_ns=None,
+        )
         for i, (r, h) in enumerate(zip(rss, heap, strict=True))
     ]
 
 
-def _found(stages: dict[str, float]) -> dict[str, Any]:
-    return {"every": 3, "frames": 40, "stages": stages, "sites": []}
+def _found(stages: dict[str, float]) -> LeakSites:
+    return LeakSites(every=3, frames=40, stages=stages, sites=())
 
 
 def test_rss_growth_with_a_flat_heap_is_fragmentation_not_a_leak() -> None:

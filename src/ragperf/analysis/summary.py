@@ -143,7 +143,8 @@ def _metrics(path: str, ok: Sequence[QueryRecord]) -> dict[str, MetricSummary]:
     series: dict[str, list[float]] = {}
     for query in ok:
         for name, value in query.metrics.get(path, {}).items():
-            series.setdefault(name, []).append(value)
+            if value is not None:  # a non-finite value the worker stored as null
+                series.setdefault(name, []).append(value)
     return {
         name: MetricSummary(n=len(v), mean=statistics.fmean(v), p50=percentile(v, 50), p95=percentile(v, 95))
         for name, v in series.items()

@@ -123,6 +123,8 @@ class _Acc:
 
 
 _Key = tuple[str, str, str, bool]  # stage, function, file, waiting
+# Under this many samples a stage's ranking is mostly chance (a 10% function gets 0-10 of 50).
+MIN_STAGE_SAMPLES = 50
 
 
 class HotspotBuilder:
@@ -173,6 +175,15 @@ class HotspotBuilder:
         acc.count += count
         acc.line_self[leaf.line] = acc.line_self.get(leaf.line, 0.0) + value
         return stage
+
+    def sample_warnings(self, minimum: int = MIN_STAGE_SAMPLES) -> list[str]:
+        """A warning per stage whose profile rests on too few samples to rank its functions."""
+        return [
+            f"stage '{stage}': only {n} {self.backend} samples, too few to rank its functions; "
+            "raise the sampling rate (--rate) or the number of queries (-n)"
+            for stage, n in self.stage_samples.items()
+            if n < minimum and not stage.startswith("<")
+        ]
 
     def hotspots(self, per_stage: int | None = 50) -> list[Hotspot]:
         """Hotspots ranked by self value within each stage (stages by total, largest first)."""

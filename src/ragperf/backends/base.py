@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from ragperf.schema.v1 import Artifact, Hotspot, StageInfo
 
-__all__ = ["Backend", "BackendOutput", "OptionSpec", "Placement", "require_module"]
+__all__ = ["Backend", "BackendOutput", "OptionSpec", "Placement", "missing_profile", "require_module"]
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -37,6 +37,17 @@ class BackendOutput:
 
     hotspots: list[Hotspot] = field(default_factory=list)
     artifacts: list[Artifact] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. the profiler wrote nothing, or too few samples
+
+
+def missing_profile(backend: str, path: Path) -> BackendOutput:
+    """What `collect` returns when the profiler left no file: no hotspots, and a warning that says so."""
+    return BackendOutput(
+        warnings=[
+            f"{backend} wrote no profile ({path.name} is missing: the profiler failed or was stopped early, "
+            f"see worker.log beside it); this run has no hotspots"
+        ]
+    )
 
 
 class Backend:
@@ -51,6 +62,7 @@ class Backend:
     name: ClassVar[str]
     summary: ClassVar[str]
     placement: ClassVar[Placement] = "worker"
+    produces_profile: ClassVar[bool] = True  # False for a backend with nothing to collect (the timer)
     options_spec: ClassVar[Mapping[str, OptionSpec]] = {}
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:

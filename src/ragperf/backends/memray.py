@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ragperf.backends.attribution import Frame, HotspotBuilder
-from ragperf.backends.base import Backend, BackendOutput, OptionSpec, require_module
+from ragperf.backends.base import Backend, BackendOutput, OptionSpec, missing_profile, require_module
 from ragperf.errors import BackendUnavailable
 from ragperf.schema.v1 import Artifact
 
@@ -78,7 +78,7 @@ class MemrayBackend(Backend):
         """Read every allocation record and attribute it to its stage."""
         path = artifacts / CAPTURE_FILE
         if not path.exists():
-            return BackendOutput()
+            return missing_profile(self.name, path)
         from memray import FileReader
 
         reader = FileReader(path)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ragperf.backends.attribution import Frame, HotspotBuilder
-from ragperf.backends.base import Backend, BackendOutput, OptionSpec, require_module
+from ragperf.backends.base import Backend, BackendOutput, OptionSpec, missing_profile, require_module
 from ragperf.schema.v1 import Artifact
 
 if TYPE_CHECKING:
@@ -68,13 +68,14 @@ class PyinstrumentBackend(Backend):
         """Load the saved session and attribute its stacks to stages."""
         path = artifacts / SESSION_FILE
         if not path.exists():
-            return BackendOutput()
+            return missing_profile(self.name, path)
         from pyinstrument.session import Session
 
         session = Session.load(str(path))
         builder = normalise_session(session.frame_records, session.min_interval, self.name)
         return BackendOutput(
             hotspots=builder.hotspots(),
+            warnings=builder.sample_warnings(),
             artifacts=[
                 Artifact(kind="pyinstrument session", path=str(path), open_command=f"pyinstrument --load={path}")
             ],

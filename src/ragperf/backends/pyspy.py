@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ragperf.backends.attribution import Frame, HotspotBuilder, is_blocking_call, leaf_waits
-from ragperf.backends.base import Backend, BackendOutput, OptionSpec
+from ragperf.backends.base import Backend, BackendOutput, OptionSpec, missing_profile
 from ragperf.errors import BackendUnavailable
 from ragperf.schema.v1 import Artifact
 
@@ -172,11 +172,12 @@ class PySpyBackend(Backend):
         """Read the speedscope file and attribute its stacks to stages."""
         path = artifacts / SPEEDSCOPE_FILE
         if not path.exists():
-            return BackendOutput()
+            return missing_profile(self.name, path)
         document = json.loads(path.read_text(encoding="utf-8"))
         builder = normalise_speedscope(document, self.name)
         return BackendOutput(
             hotspots=builder.hotspots(),
+            warnings=builder.sample_warnings(),
             # py-spy has no viewer of its own; speedscope's (npm package `speedscope`) opens the file
             # in a browser, as dropping it on https://www.speedscope.app does.
             artifacts=[Artifact(kind="py-spy speedscope", path=str(path), open_command=f"npx speedscope {path}")],

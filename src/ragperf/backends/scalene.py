@@ -19,7 +19,7 @@ import sys
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ragperf.backends.attribution import Frame, HotspotBuilder, leaf_waits
-from ragperf.backends.base import Backend, BackendOutput, OptionSpec, require_module
+from ragperf.backends.base import Backend, BackendOutput, OptionSpec, missing_profile, require_module
 from ragperf.errors import BackendUnavailable
 from ragperf.schema.v1 import Artifact
 from ragperf.trampoline import STAGE_FILE_PREFIX
@@ -34,7 +34,7 @@ __all__ = ["ScaleneBackend", "normalise_memory", "normalise_profile"]
 
 PROFILE_FILE = "scalene.json"
 LAUNCHER_FILE = "scalene_worker.py"
-_LAUNCHER = "import sys\n\nfrom ragperf.worker import main\n\nsys.exit(main())\n"
+_LAUNCHER = "import sys\n\nfrom ragperf.run.worker import main\n\nsys.exit(main())\n"
 _SUPPORTED = ("linux", "darwin", "win32")
 _MIB = 1024.0 * 1024.0
 
@@ -67,7 +67,7 @@ class ScaleneBackend(Backend):
         # scalene runs a program file, not `-m module`: a two-line launcher stands in for the worker.
         launcher.write_text(_LAUNCHER, encoding="utf-8")
         (artifacts / PROFILE_FILE).unlink(missing_ok=True)
-        python, worker_args = command[0], command[3:]  # [python, -m, ragperf.worker, SPEC, STREAM]
+        python, worker_args = command[0], command[3:]  # [python, -m, ragperf.run.worker, SPEC, STREAM]
         wrapped = [python, "-m", "scalene", "run", "--off", "--profile-all", "--no-async"]
         wrapped += ["--cpu-sampling-rate", str(1.0 / max(1, int(self.options["rate"])))]
         # scalene 2.x profiles memory only when asked (`--memory`); --cpu-only keeps it off.
@@ -95,12 +95,13 @@ class ScaleneBackend(Backend):
         """Read scalene's JSON and attribute its stacks to stages by their callables."""
         path = artifacts / PROFILE_FILE
         if not path.exists():
-            return BackendOutput()
+            return missing_profile(self.name, path)
         document = json.loads(path.read_text(encoding="utf-8"))
         builder = normalise_profile(document, stages, self.name)
         memory = normalise_memory(document, stages, self.name)
         return BackendOutput(
             hotspots=builder.hotspots() + memory.hotspots(),
+            warnings=builder.sample_warnings(),
             artifacts=[Artifact(kind="scalene profile", path=str(path), open_command=f"scalene view {path}")],
         )
 

@@ -12,3 +12,4 @@ class TimerBackend(Backend):
 
     name = "timer"
     summary = "stage spans only (perf_counter_ns); the lowest overhead"
+    produces_profile = False

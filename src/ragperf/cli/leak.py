@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -57,7 +56,7 @@ def leak(
     from ragperf.cli.progress import RunProgress
     from ragperf.memory.settings import LeakSettings
     from ragperf.renderers.terminal_memory import render_memory
-    from ragperf.runner import RunRequest, execute
+    from ragperf.run.runner import RunRequest, execute
 
     config_path = locate_config(config)
     cfg = load_config(config_path)
@@ -66,11 +65,10 @@ def leak(
         frames=frames or cfg.memory.frames,
         min_slope=min_slope or cfg.memory.min_leak_mb_per_iter,
     )
-    stamp = datetime.now().astimezone().strftime("%Y%m%d-%H%M%S")
     request = RunRequest(
         config=cfg,
         config_path=config_path,
-        output=output or Path(".ragperf") / "runs" / f"{stamp}-{cfg.pipeline.name}-leak.json",
+        output=output,
         backend="timer",
         measured=iterations or cfg.memory.iterations,
         warmup=max(cfg.run.warmup, MIN_LEAK_WARMUP) if warmup is None else warmup,

@@ -7,7 +7,6 @@ iterations) in sequence under one progress display, then the report and the raw 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,7 +15,8 @@ import typer
 from ragperf.cli.common import err_console, locate_config, out_console, user_errors
 from ragperf.cli.options import NativeFlag, OptionFlag, RateFlag, backend_options
 from ragperf.config import load_config
-from ragperf.errors import ExitCode
+from ragperf.errors import ExitCode, RagperfError
+from ragperf.interrupts import exit_code_for, signal_name
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import TaskID
 
-    from ragperf.runner import RunRequest
+    from ragperf.run.events import Event
+    from ragperf.run.runner import RunOutcome, RunRequest
 
 __all__ = ["PhasedProgress", "profile"]
 
@@ -72,24 +73,51 @@ class PhasedProgress:
         if self._overall is not None:
             self._progress.update(self._overall, completed=self._index, note=name)
 
-    def event(self, event: dict[str, Any]) -> None:
+    def event(self, event: Event) -> None:
         """Advance the current phase on each worker event."""
+        from ragperf.run.events import QueryDone, Ready, Teardown, Warmup
+
         if self._current is None:
             return
-        kind = event["type"]
-        if kind == "ready":
-            self._progress.update(self._current, note=f"setup took {event['setup_ms'] / 1000:.1f} s")
-        elif kind == "warmup":
+        if isinstance(event, Ready):
+            self._progress.update(self._current, note=f"setup took {event.setup_ms / 1000:.1f} s")
+        elif isinstance(event, Warmup):
             self._progress.update(self._current, advance=1, note="warm-up")
-        elif kind == "query":
-            self._failed += event.get("error") is not None
+        elif isinstance(event, QueryDone):
+            self._failed += event.error is not None
             failed = f", {self._failed} failed" if self._failed else ""
-            self._progress.update(self._current, advance=1, note=f"last {event['total_ms']:.0f} ms{failed}")
+            self._progress.update(self._current, advance=1, note=f"last {event.total_ms:.0f} ms{failed}")
+        elif isinstance(event, Teardown):
+            self._progress.update(self._current, note="tearing down")
 
     def done(self) -> None:
         """Every phase has run."""
         if self._overall is not None:
             self._progress.update(self._overall, completed=len(self._phases), note="writing the report")
+
+
+def _run_phases(phases: list[_Phase], display: PhasedProgress | None) -> tuple[list[RunOutcome], RagperfError | None]:
+    """Run the phases in order; an interrupted or failed phase ends the sequence (what ran is kept)."""
+    from ragperf.run.runner import execute
+
+    outcomes: list[RunOutcome] = []
+    for phase in phases:
+        try:
+            outcome = execute(phase.request, display)
+        except RagperfError as exc:
+            if not outcomes:
+                raise
+            return outcomes, exc
+        except KeyboardInterrupt as exc:
+            if not outcomes:
+                raise
+            stopped = RagperfError(f"interrupted ({signal_name(getattr(exc, 'signum', 2))}) in the {phase.name} phase")
+            stopped.exit_code = ExitCode(exit_code_for(exc))
+            return outcomes, stopped
+        outcomes.append(outcome)
+        if outcome.exit_code >= ExitCode.HANGUP:  # a stop signal: the user wants out, not the next phase
+            return outcomes, None
+    return outcomes, None
 
 
 @user_errors
@@ -124,26 +152,29 @@ def profile(
     from ragperf.cli.report import format_for, load_report_config, write_report
     from ragperf.errors import ConfigError
     from ragperf.memory.settings import LeakSettings
+    from ragperf.outputs import check_output, file_stamp, safe_name
     from ragperf.renderers.base import assemble
-    from ragperf.runner import RunRequest, execute
+    from ragperf.run.runner import RunRequest
 
     if 0 < leak_iterations < 5:
         raise ConfigError("--leak-iterations: a trend needs at least 5 iterations; pass 5 or more, or 0 to skip")
     report_config = load_report_config(rules) if rules is not None else None
     config_path = locate_config(config)
     cfg = load_config(config_path)
-    stamp = datetime.now().astimezone().strftime("%Y%m%d-%H%M%S")
-    folder = Path(".ragperf") / "runs"
-    base = f"{stamp}-{cfg.pipeline.name}"
+    stamp = file_stamp()
+    report_path = output or Path(".ragperf") / "reports" / f"{stamp}-{safe_name(cfg.pipeline.name)}.md"
+    raw_path = raw or report_path.with_suffix(".json")
+    # Both outputs are checked before minutes of measuring, not after.
+    report_path = check_output(report_path, what="report", special_ok=True)
+    raw_path = check_output(raw_path, what="raw data file", special_ok=True)
     backend_name = backend or cfg.backend.name
     options = backend_options(cfg, backend_name, option, rate=rate, native=native)
-    common: dict[str, Any] = {"config": cfg, "config_path": config_path}
+    common: dict[str, Any] = {"config": cfg, "config_path": config_path, "stamp": stamp}
     phases = [
         _Phase(
             "latency",
             RunRequest(
                 **common,
-                output=folder / f"{base}-{backend_name}.json",
                 backend=backend_name,
                 backend_options=options,
                 measured=queries,
@@ -152,15 +183,12 @@ def profile(
         )
     ]
     if memory_queries:
-        request = RunRequest(
-            **common, output=folder / f"{base}-memory.json", backend="timer", measured=memory_queries, memory=True
-        )
+        request = RunRequest(**common, label="memory", backend="timer", measured=memory_queries, memory=True)
         phases.append(_Phase("memory", request))
     if leak_iterations:
         settings = LeakSettings(snapshot_every=cfg.memory.snapshot_every, frames=cfg.memory.frames)
         leak_request = RunRequest(
             **common,
-            output=folder / f"{base}-leak.json",
             backend="timer",
             measured=leak_iterations,
             warmup=max(cfg.run.warmup, LEAK_WARMUP),
@@ -169,25 +197,24 @@ def profile(
         )
         phases.append(_Phase("leak", leak_request))
 
-    outcomes = []
     if progress:
         with PhasedProgress(err_console, [p.name for p in phases]) as display:
-            for phase in phases:
-                outcomes.append(execute(phase.request, display))
+            outcomes, stopped = _run_phases(phases, display)
             display.done()
     else:
-        outcomes = [execute(phase.request) for phase in phases]
+        outcomes, stopped = _run_phases(phases, None)
 
     built = assemble([o.run for o in outcomes], report_config)
-    report_path = output or Path(".ragperf") / "reports" / f"{base}.md"
-    raw_path = raw or report_path.with_suffix(".json")
     write_report(built, fmt or format_for(report_path), report_path)
     if raw_path != report_path:
         write_report(built, "json", raw_path)
     for outcome in outcomes:
         out_console.print(f"Run file ({outcome.run.kind}): {outcome.path}")
     out_console.print(f"Report: {report_path}\nRaw data: {raw_path}")
-    code = max((o.exit_code for o in outcomes), default=ExitCode.OK)
+    code = max((int(o.exit_code) for o in outcomes), default=ExitCode.OK)
+    if stopped is not None:
+        err_console.print(f"ragperf: {stopped}; the report covers the phases measured before it")
+        code = max(code, int(stopped.exit_code))
     failed = any(t.verdict == "FAIL" for o in outcomes for t in o.run.summary.targets)
     if code == ExitCode.OK and gate and failed:
         code = ExitCode.FAILED

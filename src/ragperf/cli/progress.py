@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from ragperf.run.events import QueryDone, Ready, Teardown, Warmup
 
 if TYPE_CHECKING:
     from types import TracebackType
 
     from rich.console import Console
     from rich.progress import TaskID
+
+    from ragperf.run.events import Event
 
 __all__ = ["RunProgress", "query_bar"]
 
@@ -56,22 +60,21 @@ class RunProgress:
         self._warm = self._progress.add_task("setup", total=warmup or None, note="importing and setting up")
         self._measured = self._progress.add_task("measured", total=measured, note="", start=False)
 
-    def event(self, event: dict[str, Any]) -> None:
+    def event(self, event: Event) -> None:
         """Advance on each worker event."""
         if self._warm is None or self._measured is None:  # begin() has not run: nothing to show
             return
-        kind = event["type"]
-        if kind == "ready":
-            self._progress.update(
-                self._warm, description="warm-up", note=f"setup took {event['setup_ms'] / 1000:.1f} s"
-            )
-        elif kind == "warmup":
+        if isinstance(event, Ready):
+            self._progress.update(self._warm, description="warm-up", note=f"setup took {event.setup_ms / 1000:.1f} s")
+        elif isinstance(event, Warmup):
             self._progress.update(self._warm, description="warm-up", advance=1)
-        elif kind == "query":
+        elif isinstance(event, QueryDone):
             if not self._started:
                 self._started = True
                 self._progress.update(self._warm, total=self._warmup or 1, completed=self._warmup or 1)
                 self._progress.start_task(self._measured)
-            self._failed += event["error"] is not None
+            self._failed += event.error is not None
             failed = f", {self._failed} failed" if self._failed else ""
-            self._progress.update(self._measured, advance=1, note=f"last {event['total_ms']:.0f} ms{failed}")
+            self._progress.update(self._measured, advance=1, note=f"last {event.total_ms:.0f} ms{failed}")
+        elif isinstance(event, Teardown):
+            self._progress.update(self._measured, note="tearing down")

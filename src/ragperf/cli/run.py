@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -57,7 +56,7 @@ def run(
     """Run the pipeline's queries in a worker process, per-stage timed and profiled."""
     from ragperf.cli.progress import RunProgress
     from ragperf.renderers.terminal import render_run
-    from ragperf.runner import RunRequest, execute
+    from ragperf.run.runner import RunRequest, execute
 
     config_path = locate_config(config)
     cfg = load_config(config_path)
@@ -65,11 +64,10 @@ def run(
     measured = measured or (INTENSIVE_QUERIES if mode is Mode.intensive else cfg.run.queries)
     backend_name = backend or cfg.backend.name
     options = backend_options(cfg, backend_name, option, rate=rate, native=native)
-    stamp = datetime.now().astimezone().strftime("%Y%m%d-%H%M%S")
     request = RunRequest(
         config=cfg,
         config_path=config_path,
-        output=output or Path(".ragperf") / "runs" / f"{stamp}-{cfg.pipeline.name}-{backend_name}.json",
+        output=output,
         backend=backend_name,
         backend_options=options,
         measured=measured,
@@ -88,6 +86,8 @@ def run(
         opener = f": open with '{artifact.open_command}'" if artifact.open_command else ""
         out_console.print(f"{artifact.kind}: {artifact.path}{opener}")
     out_console.print(f"Run file: {outcome.path}")
+    if outcome.exit_code >= ExitCode.HANGUP:
+        err_console.print(f"ragperf: interrupted; the run file keeps the {len(outcome.run.queries)} measured queries")
     code = outcome.exit_code
     if code == ExitCode.OK and gate and any(t.verdict == "FAIL" for t in outcome.run.summary.targets):
         code = ExitCode.FAILED

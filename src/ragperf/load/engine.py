@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ragperf.config import Config
-    from ragperf.spec import QueryItem
+    from ragperf.queries import Query
 
 __all__ = ["LoadProgress", "LoadSession", "StepOutcome"]
 
@@ -60,7 +60,7 @@ class LoadSession:
         self,
         config: Config,
         config_dir: Path,
-        queries: tuple[QueryItem, ...],
+        queries: tuple[Query, ...],
         workers: int,
         warmup: int,
         logs: Path,

@@ -9,9 +9,9 @@ import ragperf
 from ragperf.environment import capture_environment
 from ragperf.load.findmax import first_rising, rate_verdicts
 from ragperf.load.summary import summarise_step
-from ragperf.runner import stage_infos
 from ragperf.schema.load import LoadReport
 from ragperf.schema.v1 import BackendInfo, RunFile
+from ragperf.stages import stage_infos
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -11,8 +11,8 @@ from ragperf.environment import load_average, now_iso
 from ragperf.load.loadfile import LoadContext, build_load_file
 from ragperf.load.results import merge_step
 from ragperf.queries import load_queries, locate_queries, query_set_digest
-from ragperf.runner import stage_infos
 from ragperf.schema.io import save_run
+from ragperf.stages import stage_infos
 
 if TYPE_CHECKING:
     from locust.env import Environment

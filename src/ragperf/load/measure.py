@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
     from ragperf.load.spec import StepCommand
     from ragperf.pipeline import Executor
+    from ragperf.queries import Query
     from ragperf.spans import SpanRecord
-    from ragperf.spec import QueryItem
 
 __all__ = ["StepTally", "record_spans", "run_step"]
 
@@ -120,7 +120,7 @@ def _window(tally: StepTally, index: int) -> list[Any]:
 
 def run_step(
     executor: Executor,
-    queries: tuple[QueryItem, ...],
+    queries: tuple[Query, ...],
     ctx: Any,
     command: StepCommand,
     index: int,

@@ -16,9 +16,8 @@ from ragperf.load.findmax import next_rate
 from ragperf.load.loadfile import LoadContext, build_load_file
 from ragperf.load.results import merge_step
 from ragperf.queries import load_queries, locate_queries, query_set_digest
-from ragperf.runner import stage_infos
 from ragperf.schema.io import save_run
-from ragperf.spec import QueryItem
+from ragperf.stages import stage_infos
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -74,7 +73,7 @@ def execute_load(request: LoadRequest, progress: LoadProgress) -> LoadOutcome:
     if config.pipeline.queries is None:
         raise RagperfError("no queries: set pipeline.queries in the config")
     queries = load_queries(locate_queries(config.pipeline.queries, config_dir))
-    items = tuple(QueryItem(id=q.id, text=q.text, meta=q.meta) for q in queries)
+    items = tuple(queries)
     infos = stage_infos(config)
     started_at, load_start = now_iso(), load_average()
     session = LoadSession(

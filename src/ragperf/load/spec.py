@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragperf.config import Config
-from ragperf.spec import QueryItem
+from ragperf.queries import Query
 
 __all__ = ["LoadWorkerSpec", "StepCommand"]
 
@@ -19,7 +19,7 @@ class LoadWorkerSpec(BaseModel):
 
     config: Config
     config_dir: str
-    queries: tuple[QueryItem, ...]
+    queries: tuple[Query, ...]
     warmup: int = Field(ge=0)
     index: int = Field(ge=0)
     workers: int = Field(ge=1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from ragperf.analysis.leak import Fit, judge, theil_sen
 from ragperf.memory.readings import MB
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ragperf.memory.settings import LeakSettings
+    from ragperf.run.events import LeakSites, MemoryReading
 
 __all__ = ["build_leak_report"]
 
@@ -46,7 +47,7 @@ def _delta(after: int | None, before: int | None) -> float | None:
     return None if after is None or before is None else (after - before) / MB
 
 
-def _stages(events: Sequence[dict[str, Any]], growth: dict[str, float]) -> tuple[LeakStage, ...]:
+def _stages(events: Sequence[MemoryReading], growth: dict[str, float]) -> tuple[LeakStage, ...]:
     """Probed stages (top level) and every stage the snapshots saw growing, in that order."""
     readings = stage_readings(events)
     total = sum(max(v, 0.0) for v in growth.values())
@@ -54,8 +55,8 @@ def _stages(events: Sequence[dict[str, Any]], growth: dict[str, float]) -> tuple
     out = []
     for path in paths:
         rows = readings.get(path, [])
-        rss = [d for d in (_delta(r[2], r[1]) for r in rows) if d is not None]
-        heap = [d for d in (_delta(r[4], r[3]) for r in rows) if d is not None]
+        rss = [d for d in (_delta(r.rss_after, r.rss_before) for r in rows) if d is not None]
+        heap = [d for d in (_delta(r.heap_after, r.heap_before) for r in rows) if d is not None]
         bytes_per_iter = growth.get(path)
         out.append(
             LeakStage(
@@ -78,40 +79,40 @@ def _owner(growth: dict[str, float]) -> tuple[str | None, float]:
     return stage, value / total
 
 
-def _series(events: Sequence[dict[str, Any]]) -> tuple[LeakPoint, ...]:
+def _series(events: Sequence[MemoryReading]) -> tuple[LeakPoint, ...]:
     return tuple(
         LeakPoint(
             iteration=i,
-            query_id=e["id"],
-            rss=mb(e["rss"]),
-            heap=mb(e["heap"]),
-            stages={r[0]: (_delta(r[2], r[1]), _delta(r[4], r[3])) for r in e["stages"]},
+            query_id=e.id,
+            rss=mb(e.rss),
+            heap=mb(e.heap),
+            stages={r.path: (_delta(r.rss_after, r.rss_before), _delta(r.heap_after, r.heap_before)) for r in e.stages},
         )
         for i, e in enumerate(events)
     )
 
 
-def _sites(found: dict[str, Any] | None) -> tuple[AllocationSite, ...]:
-    if not found:
+def _sites(found: LeakSites | None) -> tuple[AllocationSite, ...]:
+    if found is None:
         return ()
     return tuple(
         AllocationSite(
-            stage=s["stage"],
-            file=s["file"],
-            line=s["line"],
-            code=s["code"],
-            growth_per_iter=s["growth"] / MB,
-            blocks_per_iter=s["blocks"],
-            size=s["size"] / MB,
-            stack=tuple(s["stack"]),
+            stage=s.stage,
+            file=s.file,
+            line=s.line,
+            code=s.code,
+            growth_per_iter=s.growth / MB,
+            blocks_per_iter=s.blocks,
+            size=s.size / MB,
+            stack=s.stack,
         )
-        for s in found["sites"]
+        for s in found.sites
     )
 
 
 def build_leak_report(
-    events: Sequence[dict[str, Any]],
-    found: dict[str, Any] | None,
+    events: Sequence[MemoryReading],
+    found: LeakSites | None,
     settings: LeakSettings,
     *,
     warmup: int,
@@ -119,10 +120,10 @@ def build_leak_report(
 ) -> LeakReport:
     """Fit RSS and heap, judge the basis series (heap when readable), name the stage that grows."""
     min_slope = settings.min_slope
-    rss, heap = _fit([mb(e["rss"]) for e in events]), _fit([mb(e["heap"]) for e in events])
+    rss, heap = _fit([mb(e.rss) for e in events]), _fit([mb(e.heap) for e in events])
     basis: Literal["heap", "rss"] = "heap" if heap is not None else "rss"
     fit = heap if heap is not None else rss
-    growth: dict[str, float] = dict(found["stages"]) if found else {}
+    growth: dict[str, float] = dict(found.stages) if found else {}
     verdict: Literal["PASS", "FAIL", "n/a"] = "n/a"
     if fit is None:
         detected, message = False, f"no trend: too few iterations (need {_MIN_ITERATIONS})"
@@ -150,8 +151,8 @@ def build_leak_report(
         verdict=verdict,
         stage=owner,
         message=message,
-        snapshot_every=found["every"] if found else 0,
-        tracemalloc_frames=found["frames"] if found else settings.frames,
+        snapshot_every=found.every if found else 0,
+        tracemalloc_frames=found.frames if found else settings.frames,
         stages=_stages(events, growth),
         sites=_sites(found),
         series=_series(events),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from ragperf.analysis.percentiles import percentile
 from ragperf.memory.readings import MB
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ragperf.config import Targets
+    from ragperf.run.events import MemoryBaseline, MemoryReading, StageReading
 
 __all__ = ["build_memory_report", "mb", "stage_readings"]
 
@@ -28,12 +29,12 @@ def _delta(after: float | None, before: float | None) -> float | None:
     return None if after is None or before is None else (after - before) / MB
 
 
-def stage_readings(events: Sequence[dict[str, Any]]) -> dict[str, list[list[Any]]]:
-    """Each top-level stage's readings [path, rss0, rss1, heap0, heap1, peak] over the queries, in order."""
-    by_stage: dict[str, list[list[Any]]] = {}
+def stage_readings(events: Sequence[MemoryReading]) -> dict[str, list[StageReading]]:
+    """Each top-level stage's readings over the queries, in order."""
+    by_stage: dict[str, list[StageReading]] = {}
     for event in events:
-        for reading in event["stages"]:
-            by_stage.setdefault(reading[0], []).append(reading)
+        for reading in event.stages:
+            by_stage.setdefault(reading.path, []).append(reading)
     return by_stage
 
 
@@ -48,11 +49,11 @@ def _judge(value: float | None, target: float | None) -> Verdict:
     return "PASS" if value <= target else "FAIL"
 
 
-def _stage(path: str, readings: list[list[Any]], targets: Targets) -> StageMemory:
-    rss_mean, rss_max = _mean_max([_delta(r[2], r[1]) for r in readings])
-    heap_mean, heap_max = _mean_max([_delta(r[4], r[3]) for r in readings])
-    peak = max(r[5] for r in readings) / MB
-    increment = max(r[5] - (r[1] if r[1] is not None else r[5]) for r in readings) / MB
+def _stage(path: str, readings: list[StageReading], targets: Targets) -> StageMemory:
+    rss_mean, rss_max = _mean_max([_delta(r.rss_after, r.rss_before) for r in readings])
+    heap_mean, heap_max = _mean_max([_delta(r.heap_after, r.heap_before) for r in readings])
+    peak = max(r.peak for r in readings) / MB
+    increment = max(r.peak - (r.rss_before if r.rss_before is not None else r.peak) for r in readings) / MB
     peak_ok, request_ok = _judge(peak, targets.peak_memory_mb), _judge(increment, targets.request_memory_mb)
     verdicts = {peak_ok, request_ok} - {"n/a"}
     verdict: Verdict = "n/a" if not verdicts else ("FAIL" if "FAIL" in verdicts else "PASS")
@@ -69,46 +70,46 @@ def _stage(path: str, readings: list[list[Any]], targets: Targets) -> StageMemor
     )
 
 
-def _request_increments(events: Sequence[dict[str, Any]]) -> list[float]:
+def _request_increments(events: Sequence[MemoryReading]) -> list[float]:
     """Per query: the highest RSS in any of its stages above the RSS when it started."""
     out = []
     for event in events:
-        stages = event["stages"]
-        if stages and stages[0][1] is not None:
-            out.append((max(r[5] for r in stages) - stages[0][1]) / MB)
+        stages = event.stages
+        if stages and stages[0].rss_before is not None:
+            out.append((max(r.peak for r in stages) - stages[0].rss_before) / MB)
     return out
 
 
-def build_memory_report(baseline: dict[str, Any], events: Sequence[dict[str, Any]], targets: Targets) -> MemoryReport:
+def build_memory_report(baseline: MemoryBaseline, events: Sequence[MemoryReading], targets: Targets) -> MemoryReport:
     """Baseline, peak, total delta, per-stage deltas and peaks, and the per-query series."""
     by_stage = stage_readings(events)
     stages = tuple(_stage(path, readings, targets) for path, readings in by_stage.items())
-    candidates: list[tuple[float, str]] = [(baseline["setup_peak"] / MB, "setup")]
+    candidates: list[tuple[float, str]] = [(baseline.setup_peak / MB, "setup")]
     candidates += [(s.peak_rss, s.path) for s in stages]
-    candidates += [(e["rss"] / MB, "between queries") for e in events if e["rss"] is not None]
+    candidates += [(e.rss / MB, "between queries") for e in events if e.rss is not None]
     peak, where = max(candidates)
-    last = events[-1] if events else {"rss": baseline["rss"], "heap": baseline["heap"]}
+    end_rss, end_heap = (events[-1].rss, events[-1].heap) if events else (baseline.rss, baseline.heap)
     increments = _request_increments(events)
-    probe_ns = [e.get("probe_ns") for e in events]
-    n_stage_calls = sum(len(e["stages"]) for e in events)
+    probe_ns = [e.probe_ns for e in events]
+    n_stage_calls = sum(len(e.stages) for e in events)
     known_ns = [ns for ns in probe_ns if ns is not None]
     return MemoryReport(
-        rss_source=baseline["rss_source"],
-        heap_source=baseline["heap_source"],
-        peak_source=baseline["peak_source"],
-        rss_start=mb(baseline["rss_start"]),
-        setup_peak=mb(baseline["setup_peak"]),
-        baseline_rss=mb(baseline["rss"]),
-        baseline_heap=mb(baseline["heap"]),
+        rss_source=baseline.rss_source,
+        heap_source=baseline.heap_source,
+        peak_source=baseline.peak_source,
+        rss_start=mb(baseline.rss_start),
+        setup_peak=mb(baseline.setup_peak),
+        baseline_rss=mb(baseline.rss),
+        baseline_heap=mb(baseline.heap),
         peak_rss=peak,
         peak_where=where,
-        end_rss=mb(last["rss"]),
-        end_heap=mb(last["heap"]),
-        total_delta_rss=_delta(last["rss"], baseline["rss"]),
-        total_delta_heap=_delta(last["heap"], baseline["heap"]),
+        end_rss=mb(end_rss),
+        end_heap=mb(end_heap),
+        total_delta_rss=_delta(end_rss, baseline.rss),
+        total_delta_heap=_delta(end_heap, baseline.heap),
         request_peak_max=max(increments) if increments else None,
         request_peak_p95=percentile(increments, 95) if increments else None,
         probe_us_per_stage=sum(known_ns) / n_stage_calls / 1e3 if known_ns and n_stage_calls else None,
         stages=stages,
-        series=tuple(MemoryPoint(index=e["index"], rss=mb(e["rss"]), heap=mb(e["heap"])) for e in events),
+        series=tuple(MemoryPoint(index=e.index, rss=mb(e.rss), heap=mb(e.heap)) for e in events),
     )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from ragperf.memory.leak_report import build_leak_report
 from ragperf.memory.report import build_memory_report
+from ragperf.run.events import LeakSites, MemoryBaseline, MemoryReading
 from ragperf.schema.v1 import TargetVerdict
 
 if TYPE_CHECKING:
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
 
     from ragperf.config import Targets
     from ragperf.memory.settings import LeakSettings
+    from ragperf.run.events import Event
     from ragperf.schema.memory import LeakReport, MemoryReport
     from ragperf.schema.v1 import RunSummary
 
@@ -20,7 +22,7 @@ __all__ = ["memory_sections"]
 
 
 def memory_sections(
-    events: Sequence[dict[str, Any]],
+    events: Sequence[Event],
     summary: RunSummary,
     targets: Targets,
     *,
@@ -29,10 +31,10 @@ def memory_sections(
 ) -> tuple[MemoryReport | None, LeakReport | None, RunSummary]:
     """The memory section (when the worker measured memory), the leak section (leak mode), and the
     summary with their target verdicts added to the latency ones."""
-    baseline = next((e for e in events if e["type"] == "memory_baseline"), None)
+    baseline = next((e for e in events if isinstance(e, MemoryBaseline)), None)
     if baseline is None:
         return None, None, summary
-    queries = [e for e in events if e["type"] == "memory"]
+    queries = [e for e in events if isinstance(e, MemoryReading)]
     memory = build_memory_report(baseline, queries, targets)
     verdicts = [
         _verdict("peak_memory_mb", targets.peak_memory_mb, memory.peak_rss, "MB"),
@@ -40,7 +42,7 @@ def memory_sections(
     ]
     report = None
     if leak is not None:
-        found = next((e for e in events if e["type"] == "leak_sites"), None)
+        found = next((e for e in events if isinstance(e, LeakSites)), None)
         report = build_leak_report(queries, found, leak, warmup=warmup, target=targets.leak_mb_per_iter)
         if targets.leak_mb_per_iter is not None:
             verdicts.append(

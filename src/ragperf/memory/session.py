@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ragperf.memory.probe import StageProbe
 from ragperf.memory.readings import MemoryReader
 from ragperf.pipeline import StageFailed
+from ragperf.run.events import LeakSites, MemoryBaseline, MemoryReading, SiteRecord, StageReading
 from ragperf.state import State
 
 if TYPE_CHECKING:
@@ -16,7 +17,8 @@ if TYPE_CHECKING:
 
     from ragperf.memory.settings import LeakSettings
     from ragperf.pipeline import Executor
-    from ragperf.spec import QueryItem, Stream
+    from ragperf.queries import Query
+    from ragperf.run.stream import Stream
 
 __all__ = ["MemorySession"]
 
@@ -42,15 +44,16 @@ class MemorySession:
         # The warm-up ran through the probe, whose resets cut the high-water mark into pieces.
         warm_up, _ = self.probe.take()
         pieces = [self.probe.first_peak, reader.peak(), *(reading[5] for reading in warm_up)]
-        stream.write(
-            "memory_baseline",
-            rss_start=self.rss_start,
-            setup_peak=max(p for p in pieces if p is not None),
-            rss=reader.rss(),
-            heap=reader.heap(),
-            rss_source="/proc/self/statm" if self.rss_start is not None else None,
-            heap_source=reader.heap_source,
-            peak_source="reset high-water mark" if reader.peak_resets else "larger of before/after",
+        stream.emit(
+            MemoryBaseline(
+                rss_start=self.rss_start,
+                setup_peak=max(p for p in pieces if p is not None),
+                rss=reader.rss(),
+                heap=reader.heap(),
+                rss_source="/proc/self/statm" if self.rss_start is not None else None,
+                heap_source=reader.heap_source,
+                peak_source="reset high-water mark" if reader.peak_resets else "larger of before/after",
+            )
         )
 
     def after_query(self, index: int, item_id: str, stream: Stream) -> int:
@@ -60,10 +63,11 @@ class MemorySession:
             gc.collect()
         reader = self.reader
         rss, heap = reader.rss(), reader.heap()
-        stream.write("memory", index=index, id=item_id, rss=rss, heap=heap, stages=readings, probe_ns=cost)
+        stages = tuple(StageReading(*reading) for reading in readings)
+        stream.emit(MemoryReading(index=index, id=item_id, rss=rss, heap=heap, stages=stages, probe_ns=cost))
         return cost
 
-    def snapshots(self, executor: Executor, queries: Sequence[QueryItem], ctx: Any, first: int, stream: Stream) -> None:
+    def snapshots(self, executor: Executor, queries: Sequence[Query], ctx: Any, first: int, stream: Stream) -> None:
         """Leak mode: find the growing allocation sites on a few extra iterations, after the series."""
         if self.leak is None or self.leak.snapshot_every == 0:
             return
@@ -82,7 +86,8 @@ class MemorySession:
             found: dict[str, Any] = growing_sites(iteration, first, self.leak.snapshot_every, self.leak.frames)
         finally:
             executor.probe = probe
-        stream.write("leak_sites", frames=self.leak.frames, **found)
+        sites = tuple(SiteRecord(**{**site, "stack": tuple(site["stack"])}) for site in found["sites"])
+        stream.emit(LeakSites(frames=self.leak.frames, every=found["every"], stages=found["stages"], sites=sites))
 
     def close(self) -> None:
         """Release the /proc files."""

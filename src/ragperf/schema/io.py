@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from ragperf.errors import RunFileError
+from ragperf.outputs import OutputError
 from ragperf.schema import v1
 
 if TYPE_CHECKING:
@@ -23,8 +24,23 @@ _READERS: dict[int, type[v1.RunFile]] = {1: v1.RunFile}
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write via a temp file in the same folder and rename, so readers never see half a file.
+
+    An existing target that is not a regular file (/dev/stdout, a pipe) is written into, never
+    replaced. A failed write (a full disk) leaves the old file as it was and raises OutputError.
+    """
+    try:
+        if path.exists() and not path.is_file() and not path.is_dir():
+            with path.open("w", encoding="utf-8") as handle:
+                handle.write(text)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _replace(path, text)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _replace(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         # mkstemp makes the file owner-only; give it the mode a plain open() would have.

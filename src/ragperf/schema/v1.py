@@ -94,7 +94,9 @@ class QueryRecord(_Model):
     query: str
     total_ms: float
     spans: dict[str, float]
-    metrics: dict[str, dict[str, float]] = Field(default_factory=dict)
+    metrics: dict[str, dict[str, float | None]] = Field(
+        default_factory=dict, description="by span path; null where the pipeline reported a non-finite value"
+    )
     error: QueryError | None = None
 
 
@@ -197,6 +199,11 @@ class RunFile(_Model):
     complete: bool
     incomplete_reason: str | None
     notes: tuple[str, ...] = Field(default=(), description="lines the pipeline added with ragperf.note()")
+    warnings: tuple[str, ...] = Field(
+        default=(),
+        description="what ragperf noticed about these measurements: a teardown that raised, a profile missing or "
+        "too sparse, a non-finite metric stored as null",
+    )
     environment: Environment
     config: dict[str, object]
     config_file: str | None

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from ragperf.config import load_config
 from ragperf.memory.settings import LeakSettings
-from ragperf.runner import RunRequest, artifacts_dir, execute
+from ragperf.outputs import artifacts_dir
+from ragperf.run.runner import RunRequest, execute
 
 HERE = Path(__file__).parent
 RUNS = HERE.parent

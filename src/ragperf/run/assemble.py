@@ -1,0 +1,184 @@
+"""Turn what the worker streamed into a run file, and decide the exit code it calls for.
+
+Works on every way a worker can end: complete, interrupted by a signal, stopped by a phase
+limit, dead, or with a teardown that raised. What was measured is always kept; a run with no
+measured query raises the one-line error that says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import ragperf
+from ragperf.analysis.summary import summarise
+from ragperf.environment import capture_environment
+from ragperf.errors import ExitCode, PipelineFailed, RagperfError
+from ragperf.interrupts import signal_name
+from ragperf.memory.sections import memory_sections
+from ragperf.queries import query_set_digest
+from ragperf.run.events import End, Fatal, Note, QueryDone, Ready, RunWarning, TeardownFailed
+from ragperf.schema.v1 import BackendInfo, QueryError, QueryRecord, RunFile
+from ragperf.stages import stage_infos
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from ragperf.backends.base import Backend
+    from ragperf.backends.registry import BackendEntry
+    from ragperf.config import Config
+    from ragperf.memory.settings import LeakSettings
+    from ragperf.queries import Query
+    from ragperf.run.events import Event
+    from ragperf.run.supervisor import Supervised
+
+__all__ = ["RunContext", "build_run_file", "pending_profile_warning"]
+
+_EARLY_PHASES = ("setup", "warm-up", "measuring")
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the parent knew before the worker started."""
+
+    config: Config
+    config_path: Path
+    config_dir: Path
+    queries: Sequence[Query]
+    warmup: int
+    requested: int
+    backend: Backend
+    entry: BackendEntry
+    started_at: str
+    load_start: tuple[float, float, float] | None
+    log_path: Path
+    leak: LeakSettings | None
+
+
+def pending_profile_warning(backend: str) -> str:
+    """Said by the first write of a run file, replaced once the profile is read (it stays if ragperf stops first)."""
+    return f"the {backend} profile was not read into this file (ragperf stopped first); its native output is kept"
+
+
+def build_run_file(context: RunContext, supervised: Supervised, *, pending_profile: bool) -> tuple[RunFile, int]:
+    """The run file of what the worker streamed, and its exit code; raise when nothing was measured."""
+    events = supervised.events
+    fatal = next((e for e in events if isinstance(e, Fatal)), None)
+    if fatal is not None:
+        error = RagperfError(fatal.message)
+        error.exit_code = ExitCode(fatal.exit_code)
+        raise error
+    records = [_record(e) for e in events if isinstance(e, QueryDone)]
+    end = next((e for e in reversed(events) if isinstance(e, End)), None)
+    signum = supervised.signum or (end.signal if end is not None else None)
+    complete, reason = _completion(context, supervised, end, len(records))
+    if not records:
+        raise _nothing_measured(context, events, supervised, signum, reason)
+    config = context.config
+    infos = stage_infos(config, {path for record in records for path in record.spans})
+    summary = summarise(records, infos, config.targets, config.report)
+    memory, leak, summary = memory_sections(events, summary, config.targets, leak=context.leak, warmup=context.warmup)
+    warnings = _warnings(events, supervised)
+    backend, entry = context.backend, context.entry
+    run = RunFile(
+        kind="leak" if context.leak is not None else "run",
+        ragperf_version=ragperf.__version__,
+        pipeline=config.pipeline.name,
+        complete=complete,
+        incomplete_reason=reason,
+        notes=tuple(dict.fromkeys(e.text for e in events if isinstance(e, Note))),
+        warnings=(*warnings, *((pending_profile_warning(backend.name),) if pending_profile else ())),
+        environment=capture_environment(
+            context.config_dir,
+            context.started_at,
+            context.load_start,
+            () if entry.distribution is None else (entry.distribution,),
+        ),
+        config=config.model_dump(mode="json"),
+        config_file=str(context.config_path),
+        config_digest=config.digest(),
+        queries_digest=query_set_digest(context.queries),
+        backend=BackendInfo(
+            name=backend.name, distribution=entry.distribution, version=entry.version, options=backend.options
+        ),
+        warmup=context.warmup,
+        requested=context.requested,
+        stages=tuple(infos),
+        queries=tuple(records),
+        summary=summary,
+        memory=memory,
+        leak=leak,
+    )
+    return run, _exit_code(run, signum, teardown_failed=_teardown_failed(events, supervised))
+
+
+def _record(event: QueryDone) -> QueryRecord:
+    error = event.error
+    return QueryRecord(
+        index=event.index,
+        id=event.id,
+        query=event.query,
+        total_ms=event.total_ms,
+        spans=event.spans,
+        metrics=event.metrics,
+        error=None
+        if error is None
+        else QueryError(stage=error.stage, type=error.type, message=error.message, traceback=error.traceback),
+    )
+
+
+def _completion(context: RunContext, supervised: Supervised, end: End | None, measured: int) -> tuple[bool, str | None]:
+    of = f"after {measured} of {context.requested} queries"
+    if supervised.timeout is not None and supervised.timeout_phase in _EARLY_PHASES:
+        return False, f"{supervised.timeout}; ragperf stopped the worker {of}"
+    if end is not None:
+        return end.complete, end.reason
+    if supervised.signum is not None:
+        return False, f"interrupted ({signal_name(supervised.signum)}); the worker was stopped {of}"
+    code = supervised.returncode
+    how = f"signal {signal_name(-code)}" if code < 0 else f"exit code {code}"
+    return False, f"the worker died ({how}) {of}{_log_tail(context.log_path)}"
+
+
+def _log_tail(log_path: Path) -> str:
+    """The log's last meaningful line (an exception's message, not the ^^^^ under its code)."""
+    try:
+        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    meaningful = [line.strip() for line in lines if line.strip() and set(line.strip()) - set("^~ ")]
+    return f": {meaningful[-1]}" if meaningful else ""
+
+
+def _teardown_failed(events: Sequence[Event], supervised: Supervised) -> bool:
+    return supervised.timeout_phase == "teardown" or any(isinstance(e, TeardownFailed) for e in events)
+
+
+def _warnings(events: Sequence[Event], supervised: Supervised) -> tuple[str, ...]:
+    found = [e.text for e in events if isinstance(e, RunWarning)]
+    found += [e.message for e in events if isinstance(e, TeardownFailed)]
+    if supervised.timeout is not None and supervised.timeout_phase not in _EARLY_PHASES:
+        found.append(f"{supervised.timeout}; ragperf stopped the worker, every measured query is kept")
+    return tuple(dict.fromkeys(found))
+
+
+def _nothing_measured(
+    context: RunContext, events: Sequence[Event], supervised: Supervised, signum: int | None, reason: str | None
+) -> RagperfError:
+    phase = "warm-up" if any(isinstance(e, Ready) for e in events) else "setup"
+    if signum is not None:
+        error = RagperfError(f"interrupted ({signal_name(signum)}) during {phase}; nothing was measured")
+        error.exit_code = ExitCode(128 + signum)
+        return error
+    if supervised.timeout is not None:
+        return PipelineFailed(f"{supervised.timeout}; nothing was measured (worker log: {context.log_path})")
+    return PipelineFailed(f"the worker stopped before any query was measured: {reason}")
+
+
+def _exit_code(run: RunFile, signum: int | None, *, teardown_failed: bool) -> int:
+    if signum is not None:
+        return 128 + signum
+    if not run.complete or teardown_failed or run.summary.n_failed:
+        return ExitCode.PIPELINE
+    return ExitCode.OK

@@ -1,0 +1,31 @@
+"""What the parent hands the worker: one JSON file, read by `python -m ragperf.run.worker`."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from ragperf.config import Config
+from ragperf.memory.settings import LeakSettings
+from ragperf.queries import Query
+
+__all__ = ["WorkerSpec"]
+
+
+class WorkerSpec(BaseModel):
+    """Everything one worker run needs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    config: Config
+    config_dir: str
+    queries: tuple[Query, ...]
+    warmup: int
+    measured: int
+    fail_fast: bool
+    backend: str
+    backend_options: dict[str, object]
+    backend_wraps: bool = False  # a wrapping profiler writes its file at exit: the worker must exit normally
+    artifacts: str
+    parent_pid: int  # the worker ends itself when this process is gone (no orphan runs on)
+    memory: bool = False  # per-stage RSS/heap/peak readings (ragperf.memory)
+    leak: LeakSettings | None = None  # leak mode: gc between queries, then allocation-site snapshots

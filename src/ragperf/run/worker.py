@@ -1,0 +1,323 @@
+"""The measuring process: `python -m ragperf.run.worker SPEC.json STREAM.jsonl`.
+
+Imports the user's code, calls setup once, runs the warm-up queries (not measured), switches the
+backend on, runs the measured queries, switches it off, calls teardown. Every event goes to the
+stream file as it happens (`ragperf.run.events`). This module imports no typer and no rich: it
+must stay light, since wrapping profilers see everything it loads.
+
+Stopping: SIGINT, SIGTERM and SIGHUP (the parent forwards what it receives; the kernel sends
+SIGTERM when the parent dies) abort setup and warm-up at once, since nothing is measured yet;
+during the measured queries the first one lets the query in flight finish and be recorded, and
+a second one aborts it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import sys
+import threading
+import traceback
+from pathlib import Path
+from time import perf_counter_ns
+from typing import TYPE_CHECKING, Any
+
+from ragperf import notes, spans
+from ragperf.backends.registry import load_backend
+from ragperf.errors import ExitCode, PipelineFailed, RagperfError
+from ragperf.interrupts import STOP_SIGNALS, Interrupted, signal_name
+from ragperf.pipeline import Executor, StageFailed, build_plan
+from ragperf.run.events import (
+    End,
+    Fatal,
+    Measuring,
+    Note,
+    QueryDone,
+    QueryFailure,
+    Ready,
+    RunWarning,
+    Teardown,
+    TeardownFailed,
+    Warmup,
+)
+from ragperf.run.spec import WorkerSpec
+from ragperf.run.stream import Stream
+from ragperf.state import State
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from ragperf.backends.base import Backend
+    from ragperf.memory.session import MemorySession
+    from ragperf.queries import Query
+
+__all__ = ["main"]
+
+_TRACEBACK_LIMIT = 4000
+_PR_SET_PDEATHSIG = 1
+
+
+class _Stop:
+    """The worker's stop signals: raise at once, except the first one while queries are measured."""
+
+    def __init__(self) -> None:
+        self.measuring = False
+        self.signum: int | None = None  # the first stop signal, once one arrived
+
+    def install(self) -> None:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        first = self.signum is None
+        if first:
+            self.signum = signum
+        if not (first and self.measuring):
+            raise Interrupted(signum)
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
+
+    def reason(self) -> str:
+        return f"interrupted ({signal_name(self.signum or signal.SIGINT)})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m ragperf.run.worker SPEC.json STREAM.jsonl", file=sys.stderr)
+        return ExitCode.USAGE
+    spec = WorkerSpec.model_validate_json(Path(args[0]).read_text(encoding="utf-8"))
+    stop = _Stop()
+    stop.install()
+    if not _die_with_parent(spec.parent_pid):
+        return 128 + signal.SIGTERM
+    stream = Stream(Path(args[1]))
+    try:
+        code = _run(spec, stream, stop)
+    except RagperfError as exc:
+        stream.emit(Fatal(exit_code=int(exc.exit_code), message=str(exc)))
+        stream.emit(End(complete=False, reason=str(exc)))
+        code = exc.exit_code
+    except KeyboardInterrupt as exc:
+        stop.signum = stop.signum or getattr(exc, "signum", signal.SIGINT)
+        stream.emit(End(complete=False, reason=stop.reason(), signal=stop.signum))
+        code = 128 + (stop.signum or signal.SIGINT)
+    stray = _stray_threads()
+    if stray:
+        names = ", ".join(f"'{t.name}'" for t in stray)
+        stream.emit(
+            RunWarning(f"the pipeline left non-daemon threads running ({names}); ragperf did not wait for them")
+        )
+    stream.close()
+    if stray and not spec.backend_wraps:
+        # Interpreter shutdown would join those threads forever; everything measured is written.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _die_with_parent(parent_pid: int) -> bool:
+    """Ask Linux for SIGTERM when the parent dies, so a killed `ragperf` leaves no worker running on.
+
+    False when the parent is already gone (it died before the request took effect)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        # Best effort: the parent also ends the worker's process group on every way out.
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    return os.getppid() == parent_pid or _alive(parent_pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - another user's process: alive
+        return True
+    return True
+
+
+def _stray_threads() -> list[threading.Thread]:
+    main_thread = threading.main_thread()
+    return [t for t in threading.enumerate() if t is not main_thread and not t.daemon and t.is_alive()]
+
+
+def _run(spec: WorkerSpec, stream: Stream, stop: _Stop) -> int:
+    # The config's folder goes first, so a module beside the config imports with no PYTHONPATH.
+    sys.path.insert(0, spec.config_dir)
+    memory = _memory_session(spec)  # before the pipeline's imports, so its RSS is the start
+    backend, _ = load_backend(spec.backend, spec.backend_options)
+    plan = build_plan(spec.config)
+    recorder = spans.Recorder()
+    spans.install(recorder)
+    notes.install_sink(lambda text: stream.emit(Note(text)))
+    executor = Executor(plan, recorder, probe=None if memory is None else memory.probe)
+    try:
+        ctx = _setup(executor, spec.config.pipeline.options, stream)
+        try:
+            for i in range(spec.warmup):
+                _warm(executor, spec.queries[i % len(spec.queries)], ctx, i)
+                stream.emit(Warmup(index=i))
+            recorder.drain()
+            if memory is not None:
+                memory.baseline(stream)
+            complete, reason = _measure(spec, executor, backend, ctx, stream, memory, stop)
+            if memory is not None and complete:
+                memory.snapshots(executor, spec.queries, ctx, spec.measured, stream)
+        finally:
+            stream.emit(Teardown())
+            try:
+                executor.teardown(ctx)
+            except PipelineFailed as exc:
+                stream.emit(TeardownFailed(message=str(exc)))
+            except KeyboardInterrupt as exc:  # what was measured stands; the signal still sets the exit code
+                stop.signum = stop.signum or getattr(exc, "signum", signal.SIGINT)
+                stream.emit(TeardownFailed(message=f"teardown was {stop.reason()}"))
+    finally:
+        spans.install(None)
+        notes.install_sink(None)
+        executor.close()
+        if memory is not None:
+            memory.close()
+    stream.emit(End(complete=complete, reason=reason, signal=stop.signum))
+    return ExitCode.OK if stop.signum is None else 128 + stop.signum
+
+
+def _memory_session(spec: WorkerSpec) -> MemorySession | None:
+    if not spec.memory and spec.leak is None:
+        return None
+    from ragperf.memory.session import MemorySession
+
+    return MemorySession(spec.leak)
+
+
+def _setup(executor: Executor, options: dict[str, Any], stream: Stream) -> Any:
+    start = perf_counter_ns()
+    ctx = executor.setup(options)
+    stream.emit(Ready(setup_ms=(perf_counter_ns() - start) / 1e6))
+    return ctx
+
+
+def _state(item: Query, ctx: Any) -> State:
+    return State(item.text, ctx, {}, item.id, dict(item.meta))
+
+
+def _warm(executor: Executor, item: Query, ctx: Any, index: int) -> None:
+    try:
+        executor.run_query(_state(item, ctx))
+    except StageFailed as failed:
+        msg = (
+            f"warm-up query {index} ('{item.id}') failed: {failed}; fix the stage, or use --warmup 0 to see it measured"
+        )
+        raise PipelineFailed(msg) from failed
+
+
+def _measure(
+    spec: WorkerSpec,
+    executor: Executor,
+    backend: Backend,
+    ctx: Any,
+    stream: Stream,
+    memory: MemorySession | None,
+    stop: _Stop,
+) -> tuple[bool, str | None]:
+    """Run the measured queries under the backend; return (complete, why not)."""
+    artifacts = Path(spec.artifacts)
+    recorder = executor.recorder
+    finite = _FiniteMetrics(stream)
+    backend.start(artifacts)
+    stream.emit(Measuring())
+    stop.measuring = True
+    try:
+        for index in range(spec.measured):
+            if stop.requested:
+                return False, stop.reason()
+            item = spec.queries[index % len(spec.queries)]
+            error = None
+            start = perf_counter_ns()
+            try:
+                executor.run_query(_state(item, ctx))
+            except StageFailed as failed:
+                error = _failure(failed)
+            total_ns = perf_counter_ns() - start
+            if memory is not None:  # the readings' own time is not the pipeline's
+                total_ns -= memory.after_query(index, item.id, stream)
+            stream.emit(_query_done(index, item, total_ns, recorder.drain(), error, finite))
+            if error is not None and spec.fail_fast:
+                return False, f"stopped by --fail-fast at query {index} (stage '{error.stage}' raised)"
+    except KeyboardInterrupt:
+        return False, stop.reason()
+    finally:
+        stop.measuring = False
+        backend.stop()
+    return (False, stop.reason()) if stop.requested else (True, None)
+
+
+def _failure(failed: StageFailed) -> QueryFailure:
+    error = failed.error
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return QueryFailure(
+        stage=failed.path, type=type(error).__name__, message=str(error), traceback=text[-_TRACEBACK_LIMIT:]
+    )
+
+
+class _FiniteMetrics:
+    """Keeps non-finite metric values (tokens / 0 s) out of the run file: stored as null, said once."""
+
+    def __init__(self, stream: Stream) -> None:
+        self._stream = stream
+        self._warned: set[tuple[str, str]] = set()
+
+    def check(self, path: str, metrics: dict[str, float], query_id: str) -> dict[str, float | None]:
+        clean: dict[str, float | None] = dict(metrics)
+        for name, value in metrics.items():
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                continue
+            clean[name] = None
+            if (path, name) not in self._warned:
+                self._warned.add((path, name))
+                self._stream.emit(
+                    RunWarning(
+                        f"metric '{name}' of stage '{path}' was {value!r} in query '{query_id}' "
+                        "(not a finite number); stored as null, left out of its statistics"
+                    )
+                )
+        return clean
+
+
+def _query_done(
+    index: int,
+    item: Query,
+    total_ns: int,
+    records: list[spans.SpanRecord],
+    error: QueryFailure | None,
+    finite: _FiniteMetrics,
+) -> QueryDone:
+    durations: dict[str, float] = {}
+    metrics: dict[str, dict[str, float | None]] = {}
+    for path, _start, duration_ns, _error, span_metrics in records:
+        # A span that ran several times in one query (a marked block in a loop) adds up.
+        durations[path] = durations.get(path, 0.0) + duration_ns / 1e6
+        if span_metrics:
+            metrics.setdefault(path, {}).update(finite.check(path, span_metrics, item.id))
+    return QueryDone(
+        index=index,
+        id=item.id,
+        query=item.text,
+        total_ms=total_ns / 1e6,
+        spans=durations,
+        metrics=metrics,
+        error=error,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
