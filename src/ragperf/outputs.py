@@ -78,6 +78,8 @@ def _describe(path: Path) -> str | None:
         mode = path.stat().st_mode
     except FileNotFoundError:
         return None
+    except NotADirectoryError:
+        return "cannot be created: a parent of it is a file, not a folder"
     except OSError as exc:
         return f"cannot be inspected ({exc.strerror})"
     if stat.S_ISDIR(mode):
@@ -143,7 +145,7 @@ class RunOutput:
         self._given = given
         self._unique = unique
         self.path = given
-        self.artifacts = artifacts_dir(given)
+        self.artifacts = given  # set once the path is checked
         self._lock: int | None = None
 
     def __enter__(self) -> RunOutput:

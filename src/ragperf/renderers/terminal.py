@@ -42,7 +42,7 @@ def render_run(run: RunFile, console: Console) -> None:
     for note in run.notes:
         console.print(f"[yellow]note:[/yellow] {note}")
     for warning in run.warnings:
-        console.print(f"[bold yellow]warning:[/bold yellow] {warning}")
+        console.print(Text.assemble(("warning: ", "bold yellow"), warning))
     console.print(_stage_table(run, wide=console.width >= _WIDE))
     console.print(_target_table(run))
     if summary.bottlenecks:

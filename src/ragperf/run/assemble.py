@@ -71,7 +71,9 @@ def build_run_file(context: RunContext, supervised: Supervised, *, pending_profi
         raise error
     records = [_record(e) for e in events if isinstance(e, QueryDone)]
     end = next((e for e in reversed(events) if isinstance(e, End)), None)
-    signum = supervised.signum or (end.signal if end is not None else None)
+    # A worker that ragperf stopped for a phase limit reports the SIGINT it got: that is no user's signal.
+    worker_signal = end.signal if end is not None and supervised.timeout is None else None
+    signum = supervised.signum or worker_signal
     complete, reason = _completion(context, supervised, end, len(records))
     if not records:
         raise _nothing_measured(context, events, supervised, signum, reason)

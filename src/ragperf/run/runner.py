@@ -24,7 +24,7 @@ from ragperf.queries import Query, load_queries, locate_queries
 from ragperf.run.assemble import RunContext, build_run_file, pending_profile_warning
 from ragperf.run.spec import WorkerSpec
 from ragperf.run.supervisor import Limits, supervise
-from ragperf.schema.io import save_run
+from ragperf.schema.io import atomic_write_text, save_run
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -105,7 +105,7 @@ def execute(request: RunRequest, progress: Progress | None = None) -> RunOutcome
             memory=request.memory,
             leak=request.leak,
         )
-        spec_path.write_text(spec.model_dump_json(), encoding="utf-8")
+        atomic_write_text(spec_path, spec.model_dump_json())
         command = backend.wrap_command(
             [sys.executable, "-m", "ragperf.run.worker", str(spec_path), str(stream_path)], artifacts
         )
