@@ -47,6 +47,8 @@ def spin(ms):
         pass
 
 def work(state):
+    if OPTIONS.get("fail"):
+        raise ValueError("the index is gone")
     spin(OPTIONS.get("ms", 20))
     if OPTIONS.get("hang_on") == state.query:
         time.sleep(3600)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from ragperf.analysis.compare import DEFAULT_ALPHA, DEFAULT_THRESHOLD, compare_stages
 from ragperf.analysis.diff_context import comparability_warnings, hotspot_changes, target_changes
 from ragperf.analysis.diff_memory import memory_changes
+from ragperf.analysis.failures import FAILED_QUERIES, failure_change
 from ragperf.analysis.summary import TOTAL
 from ragperf.analysis.thresholds import split_thresholds
 from ragperf.errors import RunFileError
@@ -76,6 +77,7 @@ def diff_runs(
     total = diffs.pop(TOTAL)
     stage_diffs = tuple(diffs.values())
     every = (*stage_diffs, total)
+    failures = failure_change(baseline, new, alpha)
     return DiffReport(
         baseline=_ref(baseline, baseline_path),
         new=_ref(new, new_path),
@@ -90,8 +92,12 @@ def diff_runs(
         hotspots=hotspot_changes(baseline, new),
         memory=memory_changes(baseline, new),
         targets=target_changes(baseline, new),
+        failures=failures,
         warnings=(*comparability_warnings(baseline, new), *uniform_shift(stage_diffs, alpha)),
-        regressions=tuple(d.path for d in every if d.verdict == "regression"),
+        regressions=(
+            *((FAILED_QUERIES,) if failures.verdict == "regression" else ()),
+            *(d.path for d in every if d.verdict == "regression"),
+        ),
         improvements=tuple(d.path for d in every if d.verdict == "improvement"),
         inconclusive=tuple(d.path for d in every if d.verdict in ("inconclusive", "too_few")),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ragperf.analysis.compare import MIN_SAMPLES
+from ragperf.analysis.failures import FAILED_QUERIES
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -79,7 +80,7 @@ def stage_label(stage: StageDiff) -> str:
 def headline(report: DiffReport) -> str:
     """One line: what regressed, or that nothing did, and what could not be told."""
     if report.regressions:
-        parts = [f"{_name(report, path)} ({fmt_change(_p50_change(report, path))} p50)" for path in report.regressions]
+        parts = [_regression(report, path) for path in report.regressions]
         return f"REGRESSION in {', '.join(parts)}"
     paths = len(report.stages) + 1
     if report.inconclusive:
@@ -88,6 +89,13 @@ def headline(report: DiffReport) -> str:
             "these runs are too small or too noisy to tell (see the query counts above)"
         )
     return f"No regression: {paths} paths compared"
+
+
+def _regression(report: DiffReport, path: str) -> str:
+    failures = report.failures
+    if failures is not None and path == FAILED_QUERIES:
+        return f"{path} ({failures.old_failed} of {failures.old_n} -> {failures.new_failed} of {failures.new_n})"
+    return f"{_name(report, path)} ({fmt_change(_p50_change(report, path))} p50)"
 
 
 def _name(report: DiffReport, path: str) -> str:

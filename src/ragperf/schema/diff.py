@@ -115,6 +115,17 @@ class TargetChange(_Model):
     unit: str
 
 
+class FailureChange(_Model):
+    """Failed queries in each run; a regression when the new run fails significantly more often."""
+
+    old_failed: int
+    old_n: int
+    new_failed: int
+    new_n: int
+    p_value: float = Field(description="one-sided Fisher exact test: the new run fails more often")
+    verdict: Literal["regression", "unchanged"]
+
+
 class ComparabilityWarning(_Model):
     """Why the two runs may not be comparable."""
 
@@ -184,6 +195,7 @@ class DiffReport(_Model):
     hotspots: tuple[HotspotChange, ...]
     memory: tuple[MemoryChange, ...]
     targets: tuple[TargetChange, ...]
+    failures: FailureChange | None = Field(default=None, description="null for a load diff (errors are per step)")
     warnings: tuple[ComparabilityWarning, ...]
     regressions: tuple[str, ...]
     improvements: tuple[str, ...]
