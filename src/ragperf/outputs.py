@@ -99,6 +99,13 @@ def check_output(given: Path, *, what: str = "output", inputs: Iterable[Path] = 
     """
     if str(given).strip() in {"", "."}:
         raise OutputError(f"{what} path is empty; pass a file name such as results.json")
+    try:
+        return _checked(given, what, inputs, special_ok=special_ok)
+    except OSError as exc:  # a name too long, a loop of symlinks, ...
+        raise OutputError(f"{what} {given}: {exc.strerror or exc}; pass another path") from None
+
+
+def _checked(given: Path, what: str, inputs: Iterable[Path], *, special_ok: bool) -> Path:
     path = Path(os.path.realpath(given)) if given.is_symlink() else given
     problem = _describe(path)
     if problem is not None and not (special_ok and path.exists() and not path.is_dir()):

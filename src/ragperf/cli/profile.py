@@ -162,11 +162,10 @@ def profile(
     config_path = locate_config(config)
     cfg = load_config(config_path)
     stamp = file_stamp()
-    report_path = output or Path(".ragperf") / "reports" / f"{stamp}-{safe_name(cfg.pipeline.name)}.md"
-    raw_path = raw or report_path.with_suffix(".json")
     # Both outputs are checked before minutes of measuring, not after.
+    report_path = output or Path(".ragperf") / "reports" / f"{stamp}-{safe_name(cfg.pipeline.name)}.md"
     report_path = check_output(report_path, what="report", special_ok=True)
-    raw_path = check_output(raw_path, what="raw data file", special_ok=True)
+    raw_path = check_output(raw or report_path.with_suffix(".json"), what="raw data file", special_ok=True)
     backend_name = backend or cfg.backend.name
     options = backend_options(cfg, backend_name, option, rate=rate, native=native)
     common: dict[str, Any] = {"config": cfg, "config_path": config_path, "stamp": stamp}

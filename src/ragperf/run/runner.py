@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from ragperf.backends.base import BackendOutput
 from ragperf.backends.registry import load_backend
 from ragperf.environment import load_average, now_iso
-from ragperf.errors import RagperfError
+from ragperf.errors import ExitCode, RagperfError
+from ragperf.interrupts import SignalLatch
 from ragperf.outputs import RunOutput, default_run_file
 from ragperf.queries import Query, load_queries, locate_queries
 from ragperf.run.assemble import RunContext, build_run_file, pending_profile_warning
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
     from ragperf.backends.base import Backend
     from ragperf.config import Config
-    from ragperf.errors import ExitCode
     from ragperf.memory.settings import LeakSettings
     from ragperf.run.events import Event
     from ragperf.run.supervisor import Progress
@@ -131,8 +131,12 @@ def execute(request: RunRequest, progress: Progress | None = None) -> RunOutcome
             log_path=artifacts / "worker.log",
             leak=request.leak,
         )
-        run, code = build_run_file(context, supervised, pending_profile=backend.produces_profile)
-        save_run(run, output.path)  # the measurements are safe before the profile is read
+        # A second Ctrl-C while the measurements are written must not lose them: it is counted, not raised.
+        with SignalLatch() as latch:
+            run, code = build_run_file(context, supervised, pending_profile=backend.produces_profile)
+            save_run(run, output.path)
+        if latch.signum is not None and code < ExitCode.HANGUP:
+            code = 128 + latch.signum
         collected = BackendOutput()
         if backend.produces_profile:
             collected = _collect(backend, artifacts, run)
