@@ -6,7 +6,7 @@ import statistics
 from collections import Counter
 from typing import TYPE_CHECKING, Literal
 
-from ragperf.analysis.percentiles import bootstrap_ci, percentile
+from ragperf.analysis.percentiles import percentile, percentile_ci
 from ragperf.analysis.roadmap import ReportConfig, priority_for
 from ragperf.schema.v1 import Bottleneck, MetricSummary, RunSummary, StageSummary, TargetVerdict
 
@@ -129,8 +129,8 @@ def _summarise_span(
         p95=p95,
         p99=percentile(values, 99),
         max=max(values),
-        p95_ci=bootstrap_ci(values, 95),
-        p99_ci=bootstrap_ci(values, 99),
+        p95_ci=percentile_ci(values, 95),
+        p99_ci=percentile_ci(values, 99),
         share=mean / mean_total if mean_total else None,
         bottleneck_count=bottlenecks,
         target_ms=target_ms,
