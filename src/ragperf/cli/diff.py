@@ -12,6 +12,7 @@ import typer
 
 from ragperf.cli.common import err_console, user_errors
 from ragperf.errors import ExitCode
+from ragperf.renderers.console import make_console
 
 if TYPE_CHECKING:
     from ragperf.schema.diff import DiffReport
@@ -104,18 +105,14 @@ def _render(report: DiffReport, output_format: DiffFormat) -> str | None:
 
 
 def _print_terminal(report: DiffReport) -> None:
-    from rich.console import Console
-
     from ragperf.renderers.diff_terminal import render_diff_terminal
 
-    render_diff_terminal(report, Console(highlight=False, width=None if sys.stdout.isatty() else PIPED_WIDTH))
+    render_diff_terminal(report, make_console(width=None if sys.stdout.isatty() else PIPED_WIDTH))
 
 
 def _terminal_text(report: DiffReport) -> str:
-    from rich.console import Console
-
     from ragperf.renderers.diff_terminal import render_diff_terminal
 
     buffer = io.StringIO()
-    render_diff_terminal(report, Console(file=buffer, width=PIPED_WIDTH, no_color=True, highlight=False))
+    render_diff_terminal(report, make_console(file=buffer, width=PIPED_WIDTH))
     return buffer.getvalue()

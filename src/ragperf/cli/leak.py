@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from ragperf.cli.common import err_console, locate_config, out_console, user_errors
 from ragperf.config import load_config
@@ -83,7 +84,7 @@ def leak(
     else:
         outcome = execute(request)
     run = outcome.run
-    out_console.print(f"[bold]{run.pipeline}[/bold]: leak check, {len(run.queries)} iterations")
+    out_console.print(Text.assemble((run.pipeline, "bold"), f": leak check, {len(run.queries)} iterations"))
     render_memory(run, out_console)
     out_console.print(f"Leak file: {outcome.path}")
     code = outcome.exit_code

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from ragperf.cli.common import locate_config, out_console, user_errors
 from ragperf.config import load_config
@@ -31,8 +32,5 @@ def validate(
     subs = sum(len(step.subs) for step in plan.steps)
     skipped = [s.name for s in cfg.stages if not s.enabled]
     note = f", skipped: {', '.join(skipped)}" if skipped else ""
-    out_console.print(
-        f"[green]OK[/green] {config_path}: {len(plan.steps)} stages ({subs} parallel sub-stages{note}), "
-        f"{n_queries} queries; every callable imports",
-        soft_wrap=True,
-    )
+    what = f" {config_path}: {len(plan.steps)} stages ({subs} parallel sub-stages{note}), {n_queries} queries"
+    out_console.print(Text.assemble(("OK", "green"), what, "; every callable imports"), soft_wrap=True)
