@@ -100,4 +100,4 @@ def load_report_config(path: Path) -> ReportConfig:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"{path}: report.{where}: {first['msg']}") from None
+        raise ConfigError(f"{path}: report.{where}: {first['msg'].removeprefix('Value error, ')}") from None
