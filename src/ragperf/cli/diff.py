@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ragperf.cli.common import err_console, user_errors
+from ragperf.cli.outputs import check_output, write_output
 from ragperf.errors import ExitCode
 from ragperf.renderers.console import make_console
 
@@ -61,6 +62,8 @@ def diff(
     from ragperf.analysis.diff import diff_runs
     from ragperf.schema import load_run
 
+    if output is not None:
+        check_output(output, (baseline, new))
     try:
         default, per_metric = parse_thresholds(threshold or [])
     except ValueError as exc:
@@ -84,11 +87,9 @@ def diff(
         else:
             typer.echo(text, nl=False)
     else:
-        from ragperf.schema.io import atomic_write_text
-
         # As 'ragperf run' does: the terminal view for the log, the chosen format in the file (a CI summary).
         _print_terminal(report)
-        atomic_write_text(output, _render(report, output_format) or _terminal_text(report))
+        write_output(output, _render(report, output_format) or _terminal_text(report))
         err_console.print(f"Diff written to {output}", markup=False)
     raise typer.Exit(int(ExitCode.FAILED if report.regressions else ExitCode.OK))
 
