@@ -84,6 +84,8 @@ def test_report_on_that_file_prints_it_literally(run_file: tuple[Path, str], fmt
     # THEN no crash, and the note and the span name survive as written
     assert result.exit_code == 0, result.output
     text = _clean(result.output)
+    # Markdown shows brackets through backslash escapes (so they never form links); the rest verbatim
+    text = text.replace("\\[", "[").replace("\\]", "]") if fmt == "md" else text
     assert "[bold]note[/bold] :100: [/x]" in text
     assert "[/x]" in text.replace("[/x]", "", 1)
 

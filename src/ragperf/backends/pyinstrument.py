@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ragperf.backends.attribution import Frame, HotspotBuilder
-from ragperf.backends.base import Backend, BackendOutput, OptionSpec, require_module
+from ragperf.backends.base import Backend, BackendOutput, OptionSpec, require_module, shell_command
 from ragperf.schema.v1 import Artifact
 
 if TYPE_CHECKING:
@@ -76,7 +76,11 @@ class PyinstrumentBackend(Backend):
         return BackendOutput(
             hotspots=builder.hotspots(),
             artifacts=[
-                Artifact(kind="pyinstrument session", path=str(path), open_command=f"pyinstrument --load={path}")
+                Artifact(
+                    kind="pyinstrument session",
+                    path=str(path),
+                    open_command=shell_command("pyinstrument", f"--load={path}"),
+                )
             ],
         )
 

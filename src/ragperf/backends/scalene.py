@@ -19,7 +19,7 @@ import sys
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ragperf.backends.attribution import Frame, HotspotBuilder, leaf_waits
-from ragperf.backends.base import Backend, BackendOutput, OptionSpec, require_module
+from ragperf.backends.base import Backend, BackendOutput, OptionSpec, require_module, shell_command
 from ragperf.errors import BackendUnavailable
 from ragperf.schema.v1 import Artifact
 from ragperf.trampoline import STAGE_FILE_PREFIX
@@ -101,7 +101,9 @@ class ScaleneBackend(Backend):
         memory = normalise_memory(document, stages, self.name)
         return BackendOutput(
             hotspots=builder.hotspots() + memory.hotspots(),
-            artifacts=[Artifact(kind="scalene profile", path=str(path), open_command=f"scalene view {path}")],
+            artifacts=[
+                Artifact(kind="scalene profile", path=str(path), open_command=shell_command("scalene", "view", path))
+            ],
         )
 
 

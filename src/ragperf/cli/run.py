@@ -85,7 +85,7 @@ def run(
         outcome = execute(request)
     render_run(outcome.run, out_console)
     for artifact in outcome.run.artifacts:
-        opener = f": open with '{artifact.open_command}'" if artifact.open_command else ""
+        opener = f": open with {artifact.open_command}" if artifact.open_command else ""
         out_console.print(f"{artifact.kind}: {artifact.path}{opener}")
     out_console.print(f"Run file: {outcome.path}")
     code = outcome.exit_code

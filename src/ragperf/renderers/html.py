@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.resources
 import re
 import string
+import urllib.parse
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -274,6 +275,12 @@ def _details(report: Report, data: HtmlData) -> str:
 
 
 def _href(path: str) -> str:
-    """A link that opens the artifact from wherever the report is saved, when the file is here."""
+    """A link to the artifact as a file, never a URL of another scheme ('javascript:...' stays a file name).
+
+    A file that is here or an absolute path becomes a file: URI; any other relative path a
+    percent-encoded relative reference, which cannot carry a scheme (':' is encoded).
+    """
     local = Path(path)
-    return local.resolve().as_uri() if local.exists() else path
+    if local.exists() or local.is_absolute():
+        return local.resolve().as_uri()
+    return urllib.parse.quote(local.as_posix())
