@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ragperf.errors import ConfigError
+from ragperf.units import BYTES_PER_MB
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -43,7 +44,6 @@ __all__ = [
 
 Character = Literal["io", "cpu", "alloc", "unknown"]
 Priority = Literal["P0", "P1", "P2"]
-_BYTES_PER_MB = 1024 * 1024
 _TOP_HOTSPOTS = 3
 _MIN_HOTSPOT_SHARE = 0.01  # below 1% of a stage a function explains nothing about it
 # What a rule's advice may name in braces, filled per stage; any other brace is the rule's own text.
@@ -279,7 +279,7 @@ def _evidence(
         waiting_share = sum(h.self_value for h in timed if h.waiting) / sampled
         characters.add("io" if waiting_share >= config.io_wait_share else "cpu")
     n_ok = max(1, run.summary.n_queries - run.summary.n_failed)
-    if allocs and sum(h.self_value for h in allocs) / n_ok / _BYTES_PER_MB >= config.alloc_mb_per_query:
+    if allocs and sum(h.self_value for h in allocs) / n_ok / BYTES_PER_MB >= config.alloc_mb_per_query:
         characters.add("alloc")
     if not characters:
         characters.add("unknown")

@@ -27,10 +27,14 @@ def backends(
     -O trace_python_allocators=true, -O cpu_only=true), or in the config under
     [backend] name = "NAME" and [backend.options].
     """
-    from ragperf.backends.registry import available_backends, load_backend
+    from ragperf.backends.registry import UnknownBackend, available_backends, load_backend
 
     if name is not None:
-        backend, entry = load_backend(name)
+        try:
+            backend, entry = load_backend(name)
+        except UnknownBackend as exc:
+            # Asking about a name that does not exist is a usage error here, not a backend that cannot run.
+            raise RagperfError(str(exc)) from None
         out_console.print(
             Text.assemble((backend.name, "bold"), f" ({entry.distribution} {entry.version}): {backend.summary}")
         )

@@ -55,14 +55,14 @@ def demo_config() -> Path | None:
     return path if path.is_file() else None
 
 
-def locate_config(given: Path | None, *, allow_demo: bool = True) -> Path:
+def locate_config(given: Path | None) -> Path:
     """The config to use: the one given, else ./ragperf.toml, else the built-in demo."""
     if given is not None:
         return given
     local = Path(DEFAULT_CONFIG_NAME)
     if local.is_file():
         return local
-    demo = demo_config() if allow_demo else None
+    demo = demo_config()
     if demo is not None:
         err_console.print(f"No {DEFAULT_CONFIG_NAME} here: using the built-in demo pipeline ({demo}).")
         return demo

@@ -51,10 +51,13 @@ def leak(
         typer.Option("--min-slope", min=0.0001, help="MB/iter under which growth counts as noise (default 0.01)."),
     ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Leak file to write (JSON).")] = None,
-    gate: Annotated[bool, typer.Option("--gate", help="Exit 1 when the leak target fails (for CI).")] = False,
+    gate: Annotated[
+        bool, typer.Option("--gate", help="Exit 1 when the leak or a memory target fails (for CI).")
+    ] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
 ) -> None:
     """Find memory that grows with every query: trend with a confidence interval, the stage, the sites."""
+    from ragperf.analysis.verdicts import overall
     from ragperf.cli.progress import RunProgress
     from ragperf.memory.settings import LeakSettings
     from ragperf.renderers.terminal_memory import render_memory
@@ -88,6 +91,6 @@ def leak(
     render_memory(run, out_console)
     out_console.print(f"Leak file: {outcome.path}")
     code = outcome.exit_code
-    if code == ExitCode.OK and gate and run.leak is not None and run.leak.verdict == "FAIL":
+    if code == ExitCode.OK and gate and overall(None, [run]) == "FAIL":
         code = ExitCode.FAILED
     raise typer.Exit(int(code))

@@ -17,13 +17,15 @@ __all__ = ["validate"]
 
 @user_errors
 def validate(
-    config: Annotated[Path | None, typer.Argument(help="Pipeline config (TOML). Default: ./ragperf.toml.")] = None,
+    config: Annotated[
+        Path | None, typer.Argument(help="Pipeline config (TOML). Default: ./ragperf.toml, else the built-in demo.")
+    ] = None,
 ) -> None:
     """Check the config file, the query set and every import path it names."""
     from ragperf.pipeline import build_plan
     from ragperf.queries import load_queries, locate_queries
 
-    config_path = locate_config(config, allow_demo=False)
+    config_path = locate_config(config)
     cfg = load_config(config_path)
     config_dir = config_path.parent.resolve()
     sys.path.insert(0, str(config_dir))  # as the worker does

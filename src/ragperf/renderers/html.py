@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import ragperf
 from ragperf.renderers.base import Renderer, Report
 from ragperf.renderers.blocks import Block, load_blocks, memory_blocks
-from ragperf.renderers.format import fmt_ms, fmt_pct
+from ragperf.renderers.format import fmt_amount, fmt_ms, fmt_pct
 from ragperf.renderers.html_data import HtmlData, template_data
 from ragperf.renderers.html_roadmap import badge, roadmap_html
 from ragperf.renderers.sections import backend_label, executive_lines, headline, hotspot_groups, short_path
@@ -229,18 +229,14 @@ def _hotspots(run: RunFile) -> str:
             [
                 f"<code>{escape(h.function)}</code>" + (" <small>(waiting)</small>" if h.waiting else ""),
                 f'<code title="{escape(h.file)}">{escape(short_path(h.file))}:{h.line}</code>',
-                _value(h.self_value, unit),
-                _value(h.total_value, unit),
+                fmt_amount(h.self_value, unit),
+                fmt_amount(h.total_value, unit),
                 fmt_pct(h.share),
             ]
             for h in spots
         ]
         out.append(f"<h3>{escape(stage)}</h3>" + _table(["function", "where", "self", "total", "share"], rows, left=2))
     return "".join(out)
-
-
-def _value(value: float, unit: str) -> str:
-    return f"{fmt_ms(value)} ms" if unit == "ms" else f"{value / (1024 * 1024):.1f} MB"
 
 
 def _details(report: Report, data: HtmlData) -> str:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ragperf.analysis.roadmap import priority_for
 from ragperf.renderers.base import Renderer, Report
 from ragperf.renderers.blocks import Block, load_blocks, memory_blocks
-from ragperf.renderers.format import fmt_ms, fmt_pct
+from ragperf.renderers.format import fmt_amount, fmt_ms, fmt_pct
 from ragperf.renderers.markdown_text import md_code, md_text
 from ragperf.renderers.sections import (
     PRIORITY_TITLES,
@@ -127,8 +127,8 @@ def _hotspots(run: RunFile) -> list[str]:
             [
                 md_code(h.function) + (" (waiting)" if h.waiting else ""),
                 f"{md_text(short_path(h.file))}:{h.line}",
-                _value(h.self_value, unit),
-                _value(h.total_value, unit),
+                fmt_amount(h.self_value, unit),
+                fmt_amount(h.total_value, unit),
                 fmt_pct(h.share),
             ]
             for h in spots
@@ -149,10 +149,6 @@ def _blocks(title: str, blocks: list[Block]) -> list[str]:
             rows = ([md_text(cell) for cell in row] for row in block.rows)
             out += _table(block.header, rows, [i >= block.text_columns for i in range(len(block.header))])
     return out
-
-
-def _value(value: float, unit: str) -> str:
-    return f"{fmt_ms(value)} ms" if unit == "ms" else f"{value / (1024 * 1024):.1f} MB"
 
 
 def _roadmap(roadmap: Roadmap) -> list[str]:

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ragperf.renderers.console import verdict_text
-from ragperf.renderers.format import fmt_ms, fmt_pct
+from ragperf.renderers.format import fmt_amount, fmt_ms, fmt_pct
 from ragperf.renderers.terminal_memory import render_memory
 
 if TYPE_CHECKING:
@@ -152,14 +152,9 @@ def _hotspot_table(run: RunFile) -> Table:
         for rank, spot in enumerate(top):
             function = spot.function + (" (waiting)" if spot.waiting else "")
             where = f"{_short(spot.file)}:{spot.line}" if spot.line else _short(spot.file)
-            table.add_row(stage if rank == 0 else "", function, where, _amount(spot), fmt_pct(spot.share))
+            cost = fmt_amount(spot.self_value, spot.unit)
+            table.add_row(stage if rank == 0 else "", function, where, cost, fmt_pct(spot.share))
     return table
-
-
-def _amount(spot: Hotspot) -> str:
-    if spot.unit == "bytes":
-        return f"{spot.self_value / 1e6:.1f} MB"
-    return f"{fmt_ms(spot.self_value)} ms"
 
 
 def _short(path: str, keep: int = 2) -> str:

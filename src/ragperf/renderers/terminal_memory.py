@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ragperf.renderers.console import verdict_text
+from ragperf.renderers.format import fmt_mb
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -22,13 +23,6 @@ __all__ = ["render_leak", "render_memory", "sparkline"]
 _BARS = "▁▂▃▄▅▆▇█"
 _MAX_STACK = 6
 _MIN_CODE_WIDTH = 16
-
-
-def _mb(value: float | None, *, signed: bool = False) -> str:
-    if value is None:
-        return "-"
-    text = f"{value:+.1f}" if signed else f"{value:.1f}"
-    return f"{text} MB"
 
 
 def _slope(value: float | None) -> str:
@@ -55,15 +49,15 @@ def render_memory(run: RunFile, console: Console) -> None:
 
 
 def _breakdown(memory: MemoryReport, console: Console) -> None:
-    heap = f", heap {_mb(memory.baseline_heap)}" if memory.baseline_heap is not None else ""
+    heap = f", heap {fmt_mb(memory.baseline_heap)}" if memory.baseline_heap is not None else ""
     where = f" (in {memory.peak_where})" if memory.peak_where else ""
     console.print(
         Text.assemble(
             ("Memory", "bold"),
-            f" (RSS): baseline {_mb(memory.baseline_rss)}{heap} · peak {_mb(memory.peak_rss)}{where}"
-            f" · total delta {_mb(memory.total_delta_rss, signed=True)}"
-            + (f" (heap {_mb(memory.total_delta_heap, signed=True)})" if memory.total_delta_heap is not None else "")
-            + f" · per request up to {_mb(memory.request_peak_max, signed=True)}",
+            f" (RSS): baseline {fmt_mb(memory.baseline_rss)}{heap} · peak {fmt_mb(memory.peak_rss)}{where}"
+            f" · total delta {fmt_mb(memory.total_delta_rss, signed=True)}"
+            + (f" (heap {fmt_mb(memory.total_delta_heap, signed=True)})" if memory.total_delta_heap is not None else "")
+            + f" · per request up to {fmt_mb(memory.request_peak_max, signed=True)}",
         )
     )
     table = Table(title="Memory per stage (mean change per query; peak RSS)", title_justify="left")
@@ -72,10 +66,10 @@ def _breakdown(memory: MemoryReport, console: Console) -> None:
     for stage in memory.stages:
         table.add_row(
             stage.path,
-            _mb(stage.rss_delta_mean, signed=True),
-            _mb(stage.heap_delta_mean, signed=True),
-            _mb(stage.peak_rss),
-            _mb(stage.peak_increment, signed=True),
+            fmt_mb(stage.rss_delta_mean, signed=True),
+            fmt_mb(stage.heap_delta_mean, signed=True),
+            fmt_mb(stage.peak_rss),
+            fmt_mb(stage.peak_increment, signed=True),
             verdict_text(stage.verdict),
         )
     console.print(table)
@@ -125,7 +119,7 @@ def _sites(leak: LeakReport, console: Console) -> None:
     )
     shown = leak.sites[:10]
     rows = [
-        (site.stage, f"{_short(site.file)}:{site.line}", f"{site.growth_per_iter:.3f}", _mb(site.size))
+        (site.stage, f"{_short(site.file)}:{site.line}", f"{site.growth_per_iter:.3f}", fmt_mb(site.size))
         for site in shown
     ]
     headers = ("stage", "site", "MB/iter", "live")
