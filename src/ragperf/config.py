@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 import sys
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_CONFIG_NAME",
+    "MAX_PIPELINE_NAME",
     "BackendConfig",
     "Config",
     "MemoryConfig",
@@ -41,6 +42,9 @@ DEFAULT_CONFIG_NAME = "ragperf.toml"
 StageKind = Literal["classification", "rewrite", "embedding", "retrieval", "rerank", "generation", "other"]
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _CALL = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+MAX_PIPELINE_NAME = 100  # the name goes into run-file names, which the file system bounds (255 bytes)
+# A target is a finite limit above zero: NaN, an infinity or a negative one would judge everything PASS.
+Limit = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class _Model(BaseModel):
@@ -78,7 +82,7 @@ class StageConfig(_Model):
     name: str
     call: str | None = None
     kind: StageKind = "other"
-    target_ms: float | None = Field(default=None, gt=0)
+    target_ms: Limit | None = None
     enabled: bool = True
     parallel: tuple[SubStageConfig, ...] | None = None
     merge: str | None = None
@@ -90,10 +94,22 @@ class StageConfig(_Model):
     def _calls(cls, value: str | None) -> str | None:
         return None if value is None else _check_call(value)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_branch_enabled(cls, data: Any) -> Any:
+        # A fan-out whose every branch is switched off has nothing to run: it is a skipped stage.
+        branches = data.get("parallel") if isinstance(data, dict) else None
+        if isinstance(branches, list | tuple) and branches and all(_switched_off(b) for b in branches):
+            return {**data, "enabled": False}
+        return data
+
     @model_validator(mode="after")
     def _call_or_parallel(self) -> StageConfig:
         if (self.call is None) == (self.parallel is None):
             msg = "give either 'call' or 'parallel' (a list of sub-stages), not both"
+            raise ValueError(msg)
+        if self.parallel is not None and not self.parallel:
+            msg = "'parallel' is empty; list at least one sub-stage, or set enabled = false"
             raise ValueError(msg)
         if self.merge is not None and self.parallel is None:
             msg = "'merge' only applies to a stage with 'parallel' sub-stages"
@@ -105,6 +121,12 @@ class StageConfig(_Model):
         return self
 
 
+def _switched_off(branch: object) -> bool:
+    if isinstance(branch, SubStageConfig):
+        return not branch.enabled
+    return isinstance(branch, dict) and branch.get("enabled") is False
+
+
 class PipelineConfig(_Model):
     """Where the pipeline's code and queries live."""
 
@@ -113,6 +135,14 @@ class PipelineConfig(_Model):
     teardown: str | None = None
     queries: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _bounded(cls, name: str) -> str:
+        if not name or len(name) > MAX_PIPELINE_NAME:
+            msg = f"give a name of 1 to {MAX_PIPELINE_NAME} characters (got {len(name)}); run files are named after it"
+            raise ValueError(msg)
+        return name
 
     @field_validator("setup", "teardown")
     @classmethod
@@ -134,14 +164,14 @@ class RunConfig(_Model):
 class Targets(_Model):
     """Pipeline-level targets; the defaults are the seed plan's."""
 
-    p50_ms: float | None = 500
-    p95_ms: float | None = 1000
-    p99_ms: float | None = 1500
-    peak_memory_mb: float | None = 512
-    request_memory_mb: float | None = 512  # the rise of RSS within one query
-    leak_mb_per_iter: float | None = 0.5
-    sustained_qps: float | None = 50
-    peak_qps: float | None = 100
+    p50_ms: Limit | None = 500
+    p95_ms: Limit | None = 1000
+    p99_ms: Limit | None = 1500
+    peak_memory_mb: Limit | None = 512
+    request_memory_mb: Limit | None = 512  # the rise of RSS within one query
+    leak_mb_per_iter: Limit | None = 0.5
+    sustained_qps: Limit | None = 50
+    peak_qps: Limit | None = 100
 
 
 class MemoryConfig(_Model):

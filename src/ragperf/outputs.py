@@ -83,7 +83,7 @@ def _describe(path: Path) -> str | None:
     except OSError as exc:
         return f"cannot be inspected ({exc.strerror})"
     if stat.S_ISDIR(mode):
-        return "is a directory"
+        return "is a folder"
     if not stat.S_ISREG(mode):
         return "is not a regular file (a device, pipe or socket)"
     return None

@@ -46,7 +46,7 @@ def test_a_symlink_given_as_output_is_followed_not_replaced(knobs, tmp_path):
     ("given", "says"),
     [
         ("", "path is empty"),
-        ("folder", "is a directory"),
+        ("folder", "is a folder"),
         ("afile/run.json", "a parent of it is a file"),
         ("x.artifacts", "names ragperf's artifact folders"),
         ("/proc/run.json", "is not writable"),

@@ -97,14 +97,14 @@ def test_a_stage_without_function_level_data_is_told_how_to_get_it():
 
 
 def test_a_config_adds_its_own_rules_and_may_drop_the_builtin_ones(rich):
-    # GIVEN a rule of the user's own, with a placeholder this version does not know
-    own = Rule(id="ours", kinds=["generation"], title="Use our gateway", advice="Route {stage} via {gateway}.")
+    # GIVEN a rule of the user's own, with a placeholder and braces of its own
+    own = Rule(id="ours", kinds=["generation"], title="Use our gateway", advice='Route {stage} via {"gw": 1}.')
     # WHEN the roadmap is built with it, with and without the built-in rules
     with_builtin = build_roadmap(rich, ReportConfig(rules=(own,)))
     only_own = build_roadmap(rich, ReportConfig(rules=(own,), builtin_rules=False))
-    # THEN it is applied, its placeholders filled where known and left visible where not
+    # THEN it is applied, its placeholder filled and its other braces kept as written
     generation = next(i for i in with_builtin.items if i.stage == "generation")
-    assert ("ours", "Route generation via {gateway}.") in [(r.id, t) for r, t in generation.advice]
+    assert ("ours", 'Route generation via {"gw": 1}.') in [(r.id, t) for r, t in generation.advice]
     assert len(generation.advice) > 1
     assert all(
         [r.id for r, _ in item.advice] == (["ours"] if item.kind == "generation" else []) for item in only_own.items

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from ragperf.analysis import verdicts
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -75,7 +77,7 @@ class LeakVerdict:
     """Whether the basis series leaks, and how it compares with the target."""
 
     detected: bool
-    verdict: Literal["PASS", "FAIL", "n/a"]
+    verdict: verdicts.Verdict
     reason: str
 
 
@@ -98,4 +100,5 @@ def judge(fit: Fit, *, min_slope: float, target: float | None) -> LeakVerdict:
         detected = True
     if target is None:
         return LeakVerdict(detected, "n/a", reason)
-    return LeakVerdict(detected, "FAIL" if detected and fit.slope >= target else "PASS", reason)
+    # Growth that is not a detected leak is within any target; a leak is judged by its slope.
+    return LeakVerdict(detected, verdicts.judge(fit.slope, target) if detected else "PASS", reason)

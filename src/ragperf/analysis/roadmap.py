@@ -9,14 +9,15 @@ plus a config's own), matched by stage kind and by what the stage's hotspots sho
 from __future__ import annotations
 
 import importlib.resources
-import string
+import re
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ragperf.errors import ConfigError
+from ragperf.units import BYTES_PER_MB
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from ragperf.schema.v1 import Hotspot, RunFile, StageSummary
 
 __all__ = [
+    "PLACEHOLDERS",
     "Character",
     "Evidence",
     "LeakItem",
@@ -42,9 +44,11 @@ __all__ = [
 
 Character = Literal["io", "cpu", "alloc", "unknown"]
 Priority = Literal["P0", "P1", "P2"]
-_BYTES_PER_MB = 1024 * 1024
 _TOP_HOTSPOTS = 3
 _MIN_HOTSPOT_SHARE = 0.01  # below 1% of a stage a function explains nothing about it
+# What a rule's advice may name in braces, filled per stage; any other brace is the rule's own text.
+PLACEHOLDERS = ("stage", "kind", "top_function", "top_share", "slowest_branch")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)\}")
 
 
 class _Model(BaseModel):
@@ -62,6 +66,16 @@ class Rule(_Model):
     effort: Literal["S", "M", "L"] = "M"
     quick_win: bool = False
     min_top_share: float = Field(default=0.0, ge=0, le=1, description="the top function's share must reach this")
+
+    @field_validator("advice")
+    @classmethod
+    def _known_placeholders(cls, advice: str) -> str:
+        unknown = [name for name in _PLACEHOLDER.findall(advice) if name not in PLACEHOLDERS]
+        if unknown:
+            valid = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
+            msg = f"unknown placeholder {{{unknown[0]}}}; the advice may use {valid}"
+            raise ValueError(msg)
+        return advice
 
     def applies(self, kind: str, characters: frozenset[str], top_share: float = 0.0) -> bool:
         """True when the rule fits a stage of this kind and character (and its top function's weight)."""
@@ -170,7 +184,8 @@ def report_config_from(run: RunFile, override: ReportConfig | None = None) -> Re
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"report.{where}: {first['msg']}; fix the [report] table of the config") from None
+        problem = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"report.{where}: {problem}; fix the [report] table of the config") from None
 
 
 def build_roadmap(run: RunFile | None, config: ReportConfig | None = None, leak: LeakReport | None = None) -> Roadmap:
@@ -264,7 +279,7 @@ def _evidence(
         waiting_share = sum(h.self_value for h in timed if h.waiting) / sampled
         characters.add("io" if waiting_share >= config.io_wait_share else "cpu")
     n_ok = max(1, run.summary.n_queries - run.summary.n_failed)
-    if allocs and sum(h.self_value for h in allocs) / n_ok / _BYTES_PER_MB >= config.alloc_mb_per_query:
+    if allocs and sum(h.self_value for h in allocs) / n_ok / BYTES_PER_MB >= config.alloc_mb_per_query:
         characters.add("alloc")
     if not characters:
         characters.add("unknown")
@@ -308,11 +323,6 @@ def _placeholders(stage: str, kind: str, evidence: Evidence) -> dict[str, str]:
     }
 
 
-class _Lenient(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
 def _fill(template: str, context: dict[str, str]) -> str:
-    # A config's rule may use a placeholder this version does not know: leave it visible, not a crash.
-    return string.Formatter().vformat(template, (), _Lenient(context))
+    # Plain substitution, never str.format: a rule's text is user input ('{"query": x}', '{stage.__class__}').
+    return _PLACEHOLDER.sub(lambda match: context.get(match.group(1), match.group(0)), template)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from ragperf.analysis.percentiles import percentile, percentile_ci
 from ragperf.analysis.roadmap import ReportConfig, priority_for
+from ragperf.analysis.verdicts import judge
 from ragperf.schema.v1 import Bottleneck, MetricSummary, RunSummary, StageSummary, TargetVerdict
 
 if TYPE_CHECKING:
@@ -114,7 +115,6 @@ def _summarise_span(
         )
     mean = statistics.fmean(values)
     p95 = percentile(values, 95)
-    verdict: Literal["PASS", "FAIL", "n/a"] = "n/a" if target_ms is None else ("PASS" if p95 <= target_ms else "FAIL")
     return StageSummary(
         path=path,
         kind=kind,
@@ -134,7 +134,7 @@ def _summarise_span(
         share=mean / mean_total if mean_total else None,
         bottleneck_count=bottlenecks,
         target_ms=target_ms,
-        verdict=verdict,
+        verdict=judge(p95, target_ms),
         metrics=_metrics(path, ok),
     )
 
@@ -157,8 +157,6 @@ def _latency_targets(total: StageSummary, targets: Targets) -> tuple[TargetVerdi
         target = getattr(targets, name)
         if target is None:
             continue
-        verdict: Literal["PASS", "FAIL", "n/a"] = (
-            "n/a" if measured is None else ("PASS" if measured <= target else "FAIL")
-        )
+        verdict = judge(measured, target)
         verdicts.append(TargetVerdict(name=name, target=target, measured=measured, unit="ms", verdict=verdict))
     return tuple(verdicts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -14,12 +15,17 @@ if TYPE_CHECKING:
 
     from ragperf.schema.v1 import Artifact, Hotspot, StageInfo
 
-__all__ = ["Backend", "BackendOutput", "OptionSpec", "Placement", "missing_profile", "require_module"]
+__all__ = ["Backend", "BackendOutput", "OptionSpec", "Placement", "missing_profile", "require_module", "shell_command"]
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
 Placement = Literal["worker", "wrapper"]
+
+
+def shell_command(*words: str | Path) -> str:
+    """A command for the user to paste into a shell (an artifact's opener), each word quoted as needed."""
+    return shlex.join(str(word) for word in words)
 
 
 @dataclass(frozen=True, slots=True)

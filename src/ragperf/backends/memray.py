@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ragperf.backends.attribution import Frame, HotspotBuilder
-from ragperf.backends.base import Backend, BackendOutput, OptionSpec, missing_profile, require_module
+from ragperf.backends.base import Backend, BackendOutput, OptionSpec, missing_profile, require_module, shell_command
 from ragperf.errors import BackendUnavailable
 from ragperf.schema.v1 import Artifact
 
@@ -89,7 +89,11 @@ class MemrayBackend(Backend):
             reader.close()
         return BackendOutput(
             hotspots=builder.hotspots(),
-            artifacts=[Artifact(kind="memray capture", path=str(path), open_command=f"memray flamegraph {path}")],
+            artifacts=[
+                Artifact(
+                    kind="memray capture", path=str(path), open_command=shell_command("memray", "flamegraph", path)
+                )
+            ],
         )
 
 

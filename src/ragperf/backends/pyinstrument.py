@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ragperf.backends.attribution import Frame, HotspotBuilder
-from ragperf.backends.base import Backend, BackendOutput, OptionSpec, missing_profile, require_module
+from ragperf.backends.base import Backend, BackendOutput, OptionSpec, missing_profile, require_module, shell_command
 from ragperf.schema.v1 import Artifact
 
 if TYPE_CHECKING:
@@ -77,7 +77,11 @@ class PyinstrumentBackend(Backend):
             hotspots=builder.hotspots(),
             warnings=builder.sample_warnings(),
             artifacts=[
-                Artifact(kind="pyinstrument session", path=str(path), open_command=f"pyinstrument --load={path}")
+                Artifact(
+                    kind="pyinstrument session",
+                    path=str(path),
+                    open_command=shell_command("pyinstrument", f"--load={path}"),
+                )
             ],
         )
 

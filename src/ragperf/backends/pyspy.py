@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ragperf.backends.attribution import Frame, HotspotBuilder, is_blocking_call, leaf_waits
-from ragperf.backends.base import Backend, BackendOutput, OptionSpec, missing_profile
+from ragperf.backends.base import Backend, BackendOutput, OptionSpec, missing_profile, shell_command
 from ragperf.errors import BackendUnavailable
 from ragperf.schema.v1 import Artifact
 
@@ -180,7 +180,11 @@ class PySpyBackend(Backend):
             warnings=builder.sample_warnings(),
             # py-spy has no viewer of its own; speedscope's (npm package `speedscope`) opens the file
             # in a browser, as dropping it on https://www.speedscope.app does.
-            artifacts=[Artifact(kind="py-spy speedscope", path=str(path), open_command=f"npx speedscope {path}")],
+            artifacts=[
+                Artifact(
+                    kind="py-spy speedscope", path=str(path), open_command=shell_command("npx", "speedscope", path)
+                )
+            ],
         )
 
 

@@ -13,10 +13,14 @@ if TYPE_CHECKING:
 
     from ragperf.backends.base import Backend
 
-__all__ = ["GROUP", "BackendEntry", "available_backends", "load_backend"]
+__all__ = ["GROUP", "BackendEntry", "UnknownBackend", "available_backends", "load_backend"]
 
 GROUP = "ragperf.backends"
 BackendEntry = PluginEntry
+
+
+class UnknownBackend(BackendUnavailable):
+    """No backend is registered under that name (a typo, or a plugin not installed)."""
 
 
 def available_backends() -> dict[str, BackendEntry]:
@@ -33,6 +37,6 @@ def load_backend(name: str, options: Mapping[str, Any] | None = None) -> tuple[B
         close = difflib.get_close_matches(name, backends, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         msg = f"no backend named '{name}' (installed: {known}); {hint}run 'ragperf backends' to see what each needs"
-        raise BackendUnavailable(msg)
+        raise UnknownBackend(msg)
     cls: type[Backend] = entry.load("backend", BackendUnavailable)
     return cls(options), entry

@@ -19,10 +19,11 @@ import sys
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ragperf.backends.attribution import Frame, HotspotBuilder, leaf_waits
-from ragperf.backends.base import Backend, BackendOutput, OptionSpec, missing_profile, require_module
+from ragperf.backends.base import Backend, BackendOutput, OptionSpec, missing_profile, require_module, shell_command
 from ragperf.errors import BackendUnavailable
 from ragperf.schema.v1 import Artifact
 from ragperf.trampoline import STAGE_FILE_PREFIX
+from ragperf.units import BYTES_PER_MB
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -36,7 +37,6 @@ PROFILE_FILE = "scalene.json"
 LAUNCHER_FILE = "scalene_worker.py"
 _LAUNCHER = "import sys\n\nfrom ragperf.run.worker import main\n\nsys.exit(main())\n"
 _SUPPORTED = ("linux", "darwin", "win32")
-_MIB = 1024.0 * 1024.0
 
 
 class ScaleneBackend(Backend):
@@ -102,7 +102,9 @@ class ScaleneBackend(Backend):
         return BackendOutput(
             hotspots=builder.hotspots() + memory.hotspots(),
             warnings=builder.sample_warnings(),
-            artifacts=[Artifact(kind="scalene profile", path=str(path), open_command=f"scalene view {path}")],
+            artifacts=[
+                Artifact(kind="scalene profile", path=str(path), open_command=shell_command("scalene", "view", path))
+            ],
         )
 
 
@@ -128,7 +130,7 @@ def normalise_memory(document: dict[str, Any], stages: Sequence[StageInfo], back
         stack = [Frame(f["display_name"], f.get("filename_or_module") or "", int(f.get("line") or 0)) for f in frames]
         stack = _with_stage_frames(stack, callables)
         if stack:
-            builder.add(stack, float(megabytes) * _MIB, samples=1, count=1, waiting=False)
+            builder.add(stack, float(megabytes) * BYTES_PER_MB, samples=1, count=1, waiting=False)
     return builder
 
 

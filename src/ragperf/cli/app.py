@@ -29,6 +29,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help text is shown as written: rich markup would eat '[memory]' and friends.
+    rich_markup_mode=None,
 )
 app.command()(run)
 app.command()(validate)

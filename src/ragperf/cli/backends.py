@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from ragperf.cli.common import out_console, user_errors
 from ragperf.errors import RagperfError
@@ -24,19 +25,25 @@ def backends(
     Give a NAME to see how that backend works and its options. Options are set with
     'ragperf run -b NAME -O KEY=VALUE' (e.g. -O rate=500, -O native=true,
     -O trace_python_allocators=true, -O cpu_only=true), or in the config under
-    \\[backend] name = "NAME" and \\[backend.options].
+    [backend] name = "NAME" and [backend.options].
     """
-    from ragperf.backends.registry import available_backends, load_backend
+    from ragperf.backends.registry import UnknownBackend, available_backends, load_backend
 
     if name is not None:
-        backend, entry = load_backend(name)
-        out_console.print(f"[bold]{backend.name}[/bold] ({entry.distribution} {entry.version}): {backend.summary}")
+        try:
+            backend, entry = load_backend(name)
+        except UnknownBackend as exc:
+            # Asking about a name that does not exist is a usage error here, not a backend that cannot run.
+            raise RagperfError(str(exc)) from None
+        out_console.print(
+            Text.assemble((backend.name, "bold"), f" ({entry.distribution} {entry.version}): {backend.summary}")
+        )
         out_console.print(f"runs: {'inside the worker' if backend.placement == 'worker' else 'wrapping the worker'}")
         about = inspect.getdoc(sys.modules[type(backend).__module__])
         for paragraph in (about or "").split("\n\n"):
-            out_console.print(" ".join(paragraph.split("\n")), markup=False)
+            out_console.print(" ".join(paragraph.split("\n")))
         options_in = f"options (ragperf run -b {backend.name} -O KEY=VALUE, or [backend.options] in the config):"
-        out_console.print(options_in, markup=False)
+        out_console.print(options_in)
         for key, spec in backend.options_spec.items():
             out_console.print(f"  -O {key}=<{spec.type.__name__}>  (default {spec.default!r}) {spec.help}")
         if not backend.options_spec:
@@ -50,8 +57,10 @@ def backends(
             backend, _ = load_backend(entry.name)
             backend.check_available()
         except RagperfError as exc:
-            table.add_row(entry.name, f"{entry.distribution} {entry.version}", "", f"[red]no[/red]: {exc}", "")
+            table.add_row(
+                entry.name, f"{entry.distribution} {entry.version}", "", Text.assemble(("no", "red"), f": {exc}"), ""
+            )
             continue
-        usable, summary, placement = "[green]yes[/green]", backend.summary, backend.placement
+        usable, summary, placement = Text("yes", style="green"), backend.summary, backend.placement
         table.add_row(entry.name, f"{entry.distribution} {entry.version}", placement, usable, summary)
     out_console.print(table)

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from rich.console import Console
+from rich.text import Text
 
 from ragperf.config import DEFAULT_CONFIG_NAME
 from ragperf.errors import ConfigError, RagperfError
 from ragperf.interrupts import exit_code_for, signal_name, stops_raise
+from ragperf.renderers.console import make_console
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -22,8 +23,8 @@ __all__ = ["err_console", "locate_config", "out_console", "user_errors"]
 
 F = TypeVar("F", bound="Callable[..., Any]")
 
-out_console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+out_console = make_console()
+err_console = make_console(stderr=True)
 
 
 def user_errors(fn: F) -> F:
@@ -35,7 +36,7 @@ def user_errors(fn: F) -> F:
             with stops_raise():
                 return fn(*args, **kwargs)
         except RagperfError as exc:
-            err_console.print(f"[bold red]ragperf: error:[/bold red] {exc}", soft_wrap=True)
+            err_console.print(Text.assemble(("ragperf: error:", "bold red"), f" {exc}"), soft_wrap=True)
             raise typer.Exit(int(exc.exit_code)) from None
         except KeyboardInterrupt as exc:
             # Anything measured was already written by the command's own interrupt path.
@@ -54,14 +55,14 @@ def demo_config() -> Path | None:
     return path if path.is_file() else None
 
 
-def locate_config(given: Path | None, *, allow_demo: bool = True) -> Path:
+def locate_config(given: Path | None) -> Path:
     """The config to use: the one given, else ./ragperf.toml, else the built-in demo."""
     if given is not None:
         return given
     local = Path(DEFAULT_CONFIG_NAME)
     if local.is_file():
         return local
-    demo = demo_config() if allow_demo else None
+    demo = demo_config()
     if demo is not None:
         err_console.print(f"No {DEFAULT_CONFIG_NAME} here: using the built-in demo pipeline ({demo}).")
         return demo

@@ -12,6 +12,9 @@ import typer
 
 from ragperf.cli.common import err_console, user_errors
 from ragperf.errors import ExitCode
+from ragperf.outputs import check_output
+from ragperf.renderers.console import make_console
+from ragperf.schema.io import atomic_write_text
 
 if TYPE_CHECKING:
     from ragperf.schema.diff import DiffReport
@@ -60,6 +63,8 @@ def diff(
     from ragperf.analysis.diff import diff_runs
     from ragperf.schema import load_run
 
+    if output is not None:
+        output = check_output(output, what="diff output", inputs=(baseline, new), special_ok=True)
     try:
         default, per_metric = parse_thresholds(threshold or [])
     except ValueError as exc:
@@ -83,8 +88,6 @@ def diff(
         else:
             typer.echo(text, nl=False)
     else:
-        from ragperf.schema.io import atomic_write_text
-
         # As 'ragperf run' does: the terminal view for the log, the chosen format in the file (a CI summary).
         _print_terminal(report)
         atomic_write_text(output, _render(report, output_format) or _terminal_text(report))
@@ -104,18 +107,14 @@ def _render(report: DiffReport, output_format: DiffFormat) -> str | None:
 
 
 def _print_terminal(report: DiffReport) -> None:
-    from rich.console import Console
-
     from ragperf.renderers.diff_terminal import render_diff_terminal
 
-    render_diff_terminal(report, Console(highlight=False, width=None if sys.stdout.isatty() else PIPED_WIDTH))
+    render_diff_terminal(report, make_console(width=None if sys.stdout.isatty() else PIPED_WIDTH))
 
 
 def _terminal_text(report: DiffReport) -> str:
-    from rich.console import Console
-
     from ragperf.renderers.diff_terminal import render_diff_terminal
 
     buffer = io.StringIO()
-    render_diff_terminal(report, Console(file=buffer, width=PIPED_WIDTH, no_color=True, highlight=False))
+    render_diff_terminal(report, make_console(file=buffer, width=PIPED_WIDTH))
     return buffer.getvalue()

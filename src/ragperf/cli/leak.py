@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from ragperf.cli.common import err_console, locate_config, out_console, user_errors
 from ragperf.config import load_config
@@ -49,10 +50,13 @@ def leak(
         typer.Option("--min-slope", min=0.0001, help="MB/iter under which growth counts as noise (default 0.01)."),
     ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Leak file to write (JSON).")] = None,
-    gate: Annotated[bool, typer.Option("--gate", help="Exit 1 when the leak target fails (for CI).")] = False,
+    gate: Annotated[
+        bool, typer.Option("--gate", help="Exit 1 when the leak or a memory target fails (for CI).")
+    ] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
 ) -> None:
     """Find memory that grows with every query: trend with a confidence interval, the stage, the sites."""
+    from ragperf.analysis.verdicts import overall
     from ragperf.cli.progress import RunProgress
     from ragperf.memory.settings import LeakSettings
     from ragperf.renderers.terminal_memory import render_memory
@@ -81,10 +85,10 @@ def leak(
     else:
         outcome = execute(request)
     run = outcome.run
-    out_console.print(f"[bold]{run.pipeline}[/bold]: leak check, {len(run.queries)} iterations")
+    out_console.print(Text.assemble((run.pipeline, "bold"), f": leak check, {len(run.queries)} iterations"))
     render_memory(run, out_console)
     out_console.print(f"Leak file: {outcome.path}")
     code = outcome.exit_code
-    if code == ExitCode.OK and gate and run.leak is not None and run.leak.verdict == "FAIL":
+    if code == ExitCode.OK and gate and overall(None, [run]) == "FAIL":
         code = ExitCode.FAILED
     raise typer.Exit(int(code))

@@ -167,16 +167,9 @@ def load(
         concurrency=concurrency,
     )
     if progress:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from ragperf.cli.progress import query_bar
 
-        bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[note]}"),
-            console=err_console,
-        )
+        bar = query_bar(err_console, 0, eta=False)
         with bar:
             outcome = execute_load(request, _Display(bar))
     else:

@@ -19,16 +19,17 @@ if TYPE_CHECKING:
 __all__ = ["RunProgress", "query_bar"]
 
 
-def query_bar(console: Console, label_width: int) -> Progress:
-    """The bar every long command shows: label, bar, n/m, elapsed, ETA, and a note field."""
+def query_bar(console: Console, label_width: int, *, eta: bool = True) -> Progress:
+    """The bar every long command shows: label, bar, n/m, elapsed, ETA (unless told), and a note field."""
+    # markup=False: a note can carry user text (an error message, a file name).
+    estimate = (TextColumn("eta", markup=False), TimeRemainingColumn()) if eta else ()
     return Progress(
-        TextColumn(f"{{task.description:<{label_width}}}"),
+        TextColumn(f"{{task.description:<{label_width}}}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        TextColumn("{task.fields[note]}"),
+        *estimate,
+        TextColumn("{task.fields[note]}", markup=False),
         console=console,
     )
 

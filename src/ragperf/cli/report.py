@@ -10,6 +10,8 @@ import typer
 
 from ragperf.cli.common import out_console, user_errors
 from ragperf.errors import ConfigError, RagperfError
+from ragperf.outputs import check_output
+from ragperf.schema.io import atomic_write_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,29 +44,43 @@ def report(
         Path | None,
         typer.Option("--rules", help="TOML file whose report table sets priority thresholds and adds rules."),
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Combine files of different pipelines anyway.")] = False,
 ) -> None:
     """Render run files as a report: executive summary, metrics, bottlenecks, hotspots, roadmap."""
     from ragperf.renderers.base import assemble
+    from ragperf.renderers.registry import load_renderer
     from ragperf.schema.io import load_run
 
-    config = load_report_config(rules) if rules is not None else None
-    built = assemble([load_run(path) for path in files], config)
+    if output is not None:
+        output = check_output(output, what="report", inputs=files, special_ok=True)
     name = fmt or format_for(output)
+    load_renderer(name)  # an unknown -f fails before any file is read
+    config = load_report_config(rules) if rules is not None else None
+    built = assemble([load_run(path) for path in files], config, force=force)
     written = write_report(built, name, output)
     if written is not None:
         out_console.print(f"Report ({name}): {written}")
 
 
 def format_for(output: Path | None) -> str:
-    """The format an output file's suffix asks for; terminal when there is no file."""
-    return "terminal" if output is None else _BY_SUFFIX.get(output.suffix.lower(), "terminal")
+    """The format an output file's suffix asks for; terminal when there is no file or no suffix."""
+    if output is None or not output.suffix:
+        return "terminal"
+    name = _BY_SUFFIX.get(output.suffix.lower())
+    if name is None:
+        from ragperf.renderers.registry import available_renderers
+
+        suffixes = ", ".join(_BY_SUFFIX)
+        formats = ", ".join(available_renderers())
+        msg = f"{output}: '{output.suffix}' is not a report format; end the name in {suffixes}, or pass -f ({formats})"
+        raise RagperfError(msg)
+    return name
 
 
 def write_report(built: Report, name: str, output: Path | None) -> Path | None:
     """Render with the named format: to the file if given, else to the terminal; return the file."""
     from ragperf.renderers.registry import load_renderer
     from ragperf.renderers.terminal_report import TerminalRenderer
-    from ragperf.schema.io import atomic_write_text
 
     renderer = load_renderer(name)
     if output is None:
@@ -73,10 +89,7 @@ def write_report(built: Report, name: str, output: Path | None) -> Path | None:
         else:
             sys.stdout.write(renderer.render(built))
         return None
-    try:
-        atomic_write_text(output, renderer.render(built))
-    except OSError as exc:
-        raise RagperfError(f"{output}: cannot write the report ({exc.strerror}); choose another path") from None
+    atomic_write_text(output, renderer.render(built))
     return output
 
 
@@ -100,4 +113,4 @@ def load_report_config(path: Path) -> ReportConfig:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"{path}: report.{where}: {first['msg']}") from None
+        raise ConfigError(f"{path}: report.{where}: {first['msg'].removeprefix('Value error, ')}") from None

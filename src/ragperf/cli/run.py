@@ -46,7 +46,9 @@ def run(
     mode: Annotated[Mode | None, typer.Option("--mode", help="single: one query; intensive: 100 queries.")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Run file to write (JSON).")] = None,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first query that fails.")] = False,
-    gate: Annotated[bool, typer.Option("--gate", help="Exit 1 when a target fails (for CI).")] = False,
+    gate: Annotated[
+        bool, typer.Option("--gate", help="Exit 1 when any target fails, stage targets included (for CI).")
+    ] = False,
     memory: Annotated[
         bool | None,
         typer.Option("--memory/--no-memory", help="RSS, heap and peak per stage (default: [memory] enabled)."),
@@ -54,6 +56,7 @@ def run(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
 ) -> None:
     """Run the pipeline's queries in a worker process, per-stage timed and profiled."""
+    from ragperf.analysis.verdicts import overall
     from ragperf.cli.progress import RunProgress
     from ragperf.renderers.terminal import render_run
     from ragperf.run.runner import RunRequest, execute
@@ -83,12 +86,12 @@ def run(
         outcome = execute(request)
     render_run(outcome.run, out_console)
     for artifact in outcome.run.artifacts:
-        opener = f": open with '{artifact.open_command}'" if artifact.open_command else ""
+        opener = f": open with {artifact.open_command}" if artifact.open_command else ""
         out_console.print(f"{artifact.kind}: {artifact.path}{opener}")
     out_console.print(f"Run file: {outcome.path}")
     if outcome.exit_code >= ExitCode.HANGUP:
         err_console.print(f"ragperf: interrupted; the run file keeps the {len(outcome.run.queries)} measured queries")
     code = outcome.exit_code
-    if code == ExitCode.OK and gate and any(t.verdict == "FAIL" for t in outcome.run.summary.targets):
+    if code == ExitCode.OK and gate and overall(outcome.run, [outcome.run]) == "FAIL":
         code = ExitCode.FAILED
     raise typer.Exit(int(code))

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from ragperf.cli.common import locate_config, out_console, user_errors
 from ragperf.config import load_config
@@ -16,13 +17,15 @@ __all__ = ["validate"]
 
 @user_errors
 def validate(
-    config: Annotated[Path | None, typer.Argument(help="Pipeline config (TOML). Default: ./ragperf.toml.")] = None,
+    config: Annotated[
+        Path | None, typer.Argument(help="Pipeline config (TOML). Default: ./ragperf.toml, else the built-in demo.")
+    ] = None,
 ) -> None:
     """Check the config file, the query set and every import path it names."""
     from ragperf.pipeline import build_plan
     from ragperf.queries import load_queries, locate_queries
 
-    config_path = locate_config(config, allow_demo=False)
+    config_path = locate_config(config)
     cfg = load_config(config_path)
     config_dir = config_path.parent.resolve()
     sys.path.insert(0, str(config_dir))  # as the worker does
@@ -31,8 +34,5 @@ def validate(
     subs = sum(len(step.subs) for step in plan.steps)
     skipped = [s.name for s in cfg.stages if not s.enabled]
     note = f", skipped: {', '.join(skipped)}" if skipped else ""
-    out_console.print(
-        f"[green]OK[/green] {config_path}: {len(plan.steps)} stages ({subs} parallel sub-stages{note}), "
-        f"{n_queries} queries; every callable imports",
-        soft_wrap=True,
-    )
+    what = f" {config_path}: {len(plan.steps)} stages ({subs} parallel sub-stages{note}), {n_queries} queries"
+    out_console.print(Text.assemble(("OK", "green"), what, "; every callable imports"), soft_wrap=True)

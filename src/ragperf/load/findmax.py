@@ -8,8 +8,9 @@ hold, never an extrapolation.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
+from ragperf.analysis.verdicts import judge
 from ragperf.schema.load import RateVerdict
 
 if TYPE_CHECKING:
@@ -136,10 +137,10 @@ def rate_verdicts(
     ):
         if target is None:
             continue
-        verdict: Literal["PASS", "FAIL", "n/a"] = "n/a"
-        if measured is not None and measured >= target:
-            verdict = "PASS"
-        elif any(s.offered_qps <= target and not getattr(s, key) for s in steps):
-            verdict = "FAIL"
+        verdict = judge(measured, target, at_least=True)
+        if verdict != "PASS":
+            # Below the target only counts as a failure when a rate up to the target was tried and missed.
+            missed = any(s.offered_qps <= target and not getattr(s, key) for s in steps)
+            verdict = "FAIL" if missed else "n/a"
         verdicts.append(RateVerdict(name=name, target=target, measured=measured, unit="qps", verdict=verdict))
     return holding, peak, tuple(verdicts)

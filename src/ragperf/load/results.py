@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ragperf.analysis.verdicts import judge
 from ragperf.load.histogram import Histogram
 from ragperf.schema.load import HistogramData, LoadMetric, LoadStage, LoadStep, LoadWindow
 
 if TYPE_CHECKING:
-    from ragperf.schema.load import Verdict
     from ragperf.schema.v1 import StageInfo
 
 __all__ = ["SUSTAINED_FRACTION", "merge_step"]
@@ -24,7 +24,6 @@ def _ms(value: float | None) -> float | None:
 
 def _stage(path: str, hist: Histogram, errors: int, target_ms: float | None) -> LoadStage:
     p95 = _ms(hist.quantile(0.95))
-    verdict: Verdict = "n/a" if target_ms is None or p95 is None else ("PASS" if p95 <= target_ms else "FAIL")
     return LoadStage(
         path=path,
         n=hist.count,
@@ -35,7 +34,7 @@ def _stage(path: str, hist: Histogram, errors: int, target_ms: float | None) -> 
         p99=_ms(hist.quantile(0.99)),
         max=_ms(float(hist.max)) if hist.count else None,
         target_ms=target_ms,
-        verdict=verdict,
+        verdict=judge(p95, target_ms),
     )
 
 

@@ -8,9 +8,10 @@ per-query records, which a load test deliberately does not keep, so that list is
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from ragperf.analysis.summary import TOTAL
+from ragperf.analysis.verdicts import judge
 from ragperf.load.histogram import Histogram
 from ragperf.schema.v1 import MetricSummary, RunSummary, StageSummary, TargetVerdict
 
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["summarise_step"]
 
 _MS = 1e6
-Verdict = Literal["PASS", "FAIL", "n/a"]
 
 
 def _hist(step: LoadStep, key: str) -> Histogram | None:
@@ -52,7 +52,6 @@ def _summary(
     mean = hist.mean()
     mean_ms = None if mean is None else mean / _MS
     p95 = _q(hist, 0.95)
-    verdict: Verdict = "n/a" if target_ms is None or p95 is None else ("PASS" if p95 <= target_ms else "FAIL")
     stdev = hist.stdev()
     return StageSummary(
         path=path,
@@ -73,7 +72,7 @@ def _summary(
         share=None if mean_ms is None or not mean_total else mean_ms / mean_total,
         bottleneck_count=0,
         target_ms=target_ms,
-        verdict=verdict,
+        verdict=judge(p95, target_ms),
         metrics=metrics or {},
     )
 
@@ -112,8 +111,9 @@ def summarise_step(step: LoadStep, infos: Sequence[StageInfo], targets: Targets)
         target = getattr(targets, name)
         if target is None:
             continue
-        verdict: Verdict = "n/a" if measured is None else ("PASS" if measured <= target else "FAIL")
-        verdicts.append(TargetVerdict(name=name, target=target, measured=measured, unit="ms", verdict=verdict))
+        verdicts.append(
+            TargetVerdict(name=name, target=target, measured=measured, unit="ms", verdict=judge(measured, target))
+        )
     return RunSummary(
         n_queries=step.completed,
         n_failed=step.errors,

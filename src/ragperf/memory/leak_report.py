@@ -6,10 +6,10 @@ import statistics
 from typing import TYPE_CHECKING, Literal
 
 from ragperf.analysis.leak import Fit, judge, theil_sen
-from ragperf.memory.readings import MB
-from ragperf.memory.report import mb, stage_readings
+from ragperf.memory.report import stage_readings
 from ragperf.memory.snapshots import OUTSIDE, TRUNCATED
 from ragperf.schema.memory import AllocationSite, LeakPoint, LeakReport, LeakStage, SlopeFit
+from ragperf.units import BYTES_PER_MB, to_mb
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -44,7 +44,7 @@ def _slope_fit(fit: Fit | None) -> SlopeFit | None:
 
 
 def _delta(after: int | None, before: int | None) -> float | None:
-    return None if after is None or before is None else (after - before) / MB
+    return None if after is None or before is None else (after - before) / BYTES_PER_MB
 
 
 def _stages(events: Sequence[MemoryReading], growth: dict[str, float]) -> tuple[LeakStage, ...]:
@@ -61,7 +61,7 @@ def _stages(events: Sequence[MemoryReading], growth: dict[str, float]) -> tuple[
         out.append(
             LeakStage(
                 path=path,
-                growth_per_iter=None if bytes_per_iter is None else bytes_per_iter / MB,
+                growth_per_iter=None if bytes_per_iter is None else bytes_per_iter / BYTES_PER_MB,
                 share=None if bytes_per_iter is None or total <= 0 else bytes_per_iter / total,
                 rss_delta_mean=statistics.fmean(rss) if rss else None,
                 heap_delta_mean=statistics.fmean(heap) if heap else None,
@@ -84,8 +84,8 @@ def _series(events: Sequence[MemoryReading]) -> tuple[LeakPoint, ...]:
         LeakPoint(
             iteration=i,
             query_id=e.id,
-            rss=mb(e.rss),
-            heap=mb(e.heap),
+            rss=to_mb(e.rss),
+            heap=to_mb(e.heap),
             stages={r.path: (_delta(r.rss_after, r.rss_before), _delta(r.heap_after, r.heap_before)) for r in e.stages},
         )
         for i, e in enumerate(events)
@@ -101,9 +101,9 @@ def _sites(found: LeakSites | None) -> tuple[AllocationSite, ...]:
             file=s.file,
             line=s.line,
             code=s.code,
-            growth_per_iter=s.growth / MB,
+            growth_per_iter=s.growth / BYTES_PER_MB,
             blocks_per_iter=s.blocks,
-            size=s.size / MB,
+            size=s.size / BYTES_PER_MB,
             stack=s.stack,
         )
         for s in found.sites
@@ -120,7 +120,7 @@ def build_leak_report(
 ) -> LeakReport:
     """Fit RSS and heap, judge the basis series (heap when readable), name the stage that grows."""
     min_slope = settings.min_slope
-    rss, heap = _fit([mb(e.rss) for e in events]), _fit([mb(e.heap) for e in events])
+    rss, heap = _fit([to_mb(e.rss) for e in events]), _fit([to_mb(e.heap) for e in events])
     basis: Literal["heap", "rss"] = "heap" if heap is not None else "rss"
     fit = heap if heap is not None else rss
     growth: dict[str, float] = dict(found.stages) if found else {}

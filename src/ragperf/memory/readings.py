@@ -31,9 +31,8 @@ except ImportError:  # pragma: no cover - Windows has no getrusage
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["MB", "MemoryReader"]
+__all__ = ["MemoryReader"]
 
-MB = float(1 << 20)  # figures are MiB, as RSS tools report them
 _PYMALLOC_LINE = re.compile(rb"# bytes in allocated blocks\s*=\s*([\d,]+)")
 _MAXRSS_UNIT = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import statistics
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from ragperf.analysis.percentiles import percentile
-from ragperf.memory.readings import MB
+from ragperf.analysis.verdicts import judge, worst
 from ragperf.schema.memory import MemoryPoint, MemoryReport, StageMemory
+from ragperf.units import BYTES_PER_MB, to_mb
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -15,18 +16,11 @@ if TYPE_CHECKING:
     from ragperf.config import Targets
     from ragperf.run.events import MemoryBaseline, MemoryReading, StageReading
 
-__all__ = ["build_memory_report", "mb", "stage_readings"]
-
-Verdict = Literal["PASS", "FAIL", "n/a"]
-
-
-def mb(value: float | None) -> float | None:
-    """Bytes to MB (MiB), keeping None."""
-    return None if value is None else value / MB
+__all__ = ["build_memory_report", "stage_readings"]
 
 
 def _delta(after: float | None, before: float | None) -> float | None:
-    return None if after is None or before is None else (after - before) / MB
+    return None if after is None or before is None else (after - before) / BYTES_PER_MB
 
 
 def stage_readings(events: Sequence[MemoryReading]) -> dict[str, list[StageReading]]:
@@ -43,20 +37,12 @@ def _mean_max(values: list[float | None]) -> tuple[float | None, float | None]:
     return (statistics.fmean(known), max(known)) if known else (None, None)
 
 
-def _judge(value: float | None, target: float | None) -> Verdict:
-    if value is None or target is None:
-        return "n/a"
-    return "PASS" if value <= target else "FAIL"
-
-
 def _stage(path: str, readings: list[StageReading], targets: Targets) -> StageMemory:
     rss_mean, rss_max = _mean_max([_delta(r.rss_after, r.rss_before) for r in readings])
     heap_mean, heap_max = _mean_max([_delta(r.heap_after, r.heap_before) for r in readings])
-    peak = max(r.peak for r in readings) / MB
-    increment = max(r.peak - (r.rss_before if r.rss_before is not None else r.peak) for r in readings) / MB
-    peak_ok, request_ok = _judge(peak, targets.peak_memory_mb), _judge(increment, targets.request_memory_mb)
-    verdicts = {peak_ok, request_ok} - {"n/a"}
-    verdict: Verdict = "n/a" if not verdicts else ("FAIL" if "FAIL" in verdicts else "PASS")
+    peak = max(r.peak for r in readings) / BYTES_PER_MB
+    increment = max(r.peak - (r.rss_before if r.rss_before is not None else r.peak) for r in readings) / BYTES_PER_MB
+    verdict = worst((judge(peak, targets.peak_memory_mb), judge(increment, targets.request_memory_mb)))
     return StageMemory(
         path=path,
         n=len(readings),
@@ -76,7 +62,7 @@ def _request_increments(events: Sequence[MemoryReading]) -> list[float]:
     for event in events:
         stages = event.stages
         if stages and stages[0].rss_before is not None:
-            out.append((max(r.peak for r in stages) - stages[0].rss_before) / MB)
+            out.append((max(r.peak for r in stages) - stages[0].rss_before) / BYTES_PER_MB)
     return out
 
 
@@ -84,9 +70,9 @@ def build_memory_report(baseline: MemoryBaseline, events: Sequence[MemoryReading
     """Baseline, peak, total delta, per-stage deltas and peaks, and the per-query series."""
     by_stage = stage_readings(events)
     stages = tuple(_stage(path, readings, targets) for path, readings in by_stage.items())
-    candidates: list[tuple[float, str]] = [(baseline.setup_peak / MB, "setup")]
+    candidates: list[tuple[float, str]] = [(baseline.setup_peak / BYTES_PER_MB, "setup")]
     candidates += [(s.peak_rss, s.path) for s in stages]
-    candidates += [(e.rss / MB, "between queries") for e in events if e.rss is not None]
+    candidates += [(e.rss / BYTES_PER_MB, "between queries") for e in events if e.rss is not None]
     peak, where = max(candidates)
     end_rss, end_heap = (events[-1].rss, events[-1].heap) if events else (baseline.rss, baseline.heap)
     increments = _request_increments(events)
@@ -97,19 +83,19 @@ def build_memory_report(baseline: MemoryBaseline, events: Sequence[MemoryReading
         rss_source=baseline.rss_source,
         heap_source=baseline.heap_source,
         peak_source=baseline.peak_source,
-        rss_start=mb(baseline.rss_start),
-        setup_peak=mb(baseline.setup_peak),
-        baseline_rss=mb(baseline.rss),
-        baseline_heap=mb(baseline.heap),
+        rss_start=to_mb(baseline.rss_start),
+        setup_peak=to_mb(baseline.setup_peak),
+        baseline_rss=to_mb(baseline.rss),
+        baseline_heap=to_mb(baseline.heap),
         peak_rss=peak,
         peak_where=where,
-        end_rss=mb(end_rss),
-        end_heap=mb(end_heap),
+        end_rss=to_mb(end_rss),
+        end_heap=to_mb(end_heap),
         total_delta_rss=_delta(end_rss, baseline.rss),
         total_delta_heap=_delta(end_heap, baseline.heap),
         request_peak_max=max(increments) if increments else None,
         request_peak_p95=percentile(increments, 95) if increments else None,
         probe_us_per_stage=sum(known_ns) / n_stage_calls / 1e3 if known_ns and n_stage_calls else None,
         stages=stages,
-        series=tuple(MemoryPoint(index=e.index, rss=mb(e.rss), heap=mb(e.heap)) for e in events),
+        series=tuple(MemoryPoint(index=e.index, rss=to_mb(e.rss), heap=to_mb(e.heap)) for e in events),
     )

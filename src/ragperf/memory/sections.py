@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
+from ragperf.analysis.verdicts import judge
 from ragperf.memory.leak_report import build_leak_report
 from ragperf.memory.report import build_memory_report
 from ragperf.run.events import LeakSites, MemoryBaseline, MemoryReading
@@ -61,5 +62,4 @@ def memory_sections(
 def _verdict(name: str, target: float | None, measured: float | None, unit: str) -> TargetVerdict | None:
     if target is None:
         return None
-    verdict: Literal["PASS", "FAIL", "n/a"] = "n/a" if measured is None else ("PASS" if measured <= target else "FAIL")
-    return TargetVerdict(name=name, target=target, measured=measured, unit=unit, verdict=verdict)
+    return TargetVerdict(name=name, target=target, measured=measured, unit=unit, verdict=judge(measured, target))

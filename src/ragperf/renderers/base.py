@@ -66,10 +66,15 @@ class Renderer:
         raise NotImplementedError
 
 
-def assemble(files: Sequence[RunFile], config: ReportConfig | None = None) -> Report:
-    """A report of at most one run, one leak and one load file, with the run's roadmap."""
+def assemble(files: Sequence[RunFile], config: ReportConfig | None = None, *, force: bool = False) -> Report:
+    """A report of at most one run, one leak and one load file of one pipeline (unless `force`), with its roadmap."""
     from ragperf.analysis.roadmap import build_roadmap
 
+    pipelines = {f.pipeline: f.kind for f in files}
+    if len(pipelines) > 1 and not force:
+        named = " and ".join(f"'{name}' ({kind} file)" for name, kind in pipelines.items())
+        msg = f"the files are of different pipelines: {named}; report one pipeline's files, or pass --force"
+        raise RunFileError(msg)
     by_kind: dict[str, RunFile] = {}
     memory_run = None
     for f in files:

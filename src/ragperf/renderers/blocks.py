@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ragperf.renderers.format import fmt_ms, fmt_pct
+from ragperf.renderers.format import fmt_mb, fmt_ms, fmt_pct
 from ragperf.renderers.sections import short_path
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ragperf.schema.load import LoadReport
     from ragperf.schema.memory import LeakReport, MemoryReport, SlopeFit
 
-__all__ = ["Block", "fmt_mb", "load_blocks", "memory_blocks"]
+__all__ = ["Block", "load_blocks", "memory_blocks"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,13 +28,6 @@ class Block:
     header: tuple[str, ...] = ()
     rows: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
     text_columns: int = 1  # the first columns hold text (left-aligned), the rest numbers
-
-
-def fmt_mb(value: float | None, *, signed: bool = False) -> str:
-    """Megabytes, with a sign for changes."""
-    if value is None:
-        return "-"
-    return f"{value:+.2f} MB" if signed else f"{value:.1f} MB"
 
 
 def _slope(value: float | None) -> str:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from ragperf.renderers.diff_common import path_notes
 from ragperf.renderers.diff_load_common import figure_change, figure_value, load_headline, method, step_title
 from ragperf.renderers.diff_markdown import MARK, notes_block, path_table, table, target_block, warnings_block
+from ragperf.renderers.markdown_text import md_code, md_text
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -18,9 +19,15 @@ __all__ = ["render_load_diff_markdown"]
 
 def render_load_diff_markdown(report: DiffReport, load: LoadDiff) -> str:
     """The whole load diff as Markdown."""
-    out = [f"## ragperf diff (load): {report.baseline.pipeline}", "", f"**{load_headline(report)}**", ""]
+    out = [
+        f"## ragperf diff (load): {md_text(report.baseline.pipeline)}",
+        "",
+        f"**{md_text(load_headline(report))}**",
+        "",
+    ]
     out += [
-        f"Baseline `{report.baseline.path}` ({report.baseline.n_queries} queries) vs new `{report.new.path}` "
+        f"Baseline {md_code(report.baseline.path)} ({report.baseline.n_queries} queries) "
+        f"vs new {md_code(report.new.path)} "
         f"({report.new.n_queries} queries). {method(report, load)}.",
         "",
     ]

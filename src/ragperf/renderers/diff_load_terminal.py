@@ -25,8 +25,11 @@ __all__ = ["render_load_diff_terminal"]
 def render_load_diff_terminal(report: DiffReport, load: LoadDiff, console: Console) -> None:
     """Print a diff of two load files."""
     console.print(
-        f"[bold]{report.baseline.pipeline}[/bold] under load: baseline {report.baseline.path} "
-        f"({report.baseline.n_queries} queries) vs new {report.new.path} ({report.new.n_queries} queries)"
+        Text.assemble(
+            (report.baseline.pipeline, "bold"),
+            f" under load: baseline {report.baseline.path} ({report.baseline.n_queries} queries) "
+            f"vs new {report.new.path} ({report.new.n_queries} queries)",
+        )
     )
     console.print(Text(method(report, load), style="dim"))
     for step in load.steps:

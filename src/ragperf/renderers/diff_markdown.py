@@ -16,6 +16,7 @@ from ragperf.renderers.diff_common import (
     verdict_notes,
 )
 from ragperf.renderers.format import fmt_ms, fmt_pct
+from ragperf.renderers.markdown_text import md_code, md_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -51,10 +52,10 @@ def render_diff_markdown(report: DiffReport) -> str:
         from ragperf.renderers.diff_load_markdown import render_load_diff_markdown
 
         return render_load_diff_markdown(report, report.load)
-    out = [f"## ragperf diff: {report.baseline.pipeline}", "", f"**{headline(report)}**", ""]
+    out = [f"## ragperf diff: {md_text(report.baseline.pipeline)}", "", f"**{md_text(headline(report))}**", ""]
     out += [
-        f"Baseline `{report.baseline.path}` ({report.baseline.n_queries} queries, "
-        f"{_commit(report.baseline.git_commit)}) vs new `{report.new.path}` ({report.new.n_queries} queries, "
+        f"Baseline {md_code(report.baseline.path)} ({report.baseline.n_queries} queries, "
+        f"{_commit(report.baseline.git_commit)}) vs new {md_code(report.new.path)} ({report.new.n_queries} queries, "
         f"{_commit(report.new.git_commit)}). A regression is significant (Mann-Whitney, alpha "
         f"{report.alpha:g}, {correction(report)}) and its p50 change exceeds "
         f"{report.threshold:.0%}" + "".join(f"; {k} gated at {v:.0%}" for k, v in report.metric_thresholds.items()),
@@ -70,8 +71,8 @@ def render_diff_markdown(report: DiffReport) -> str:
             ["stage", "function", "baseline", "new", "change"],
             (
                 [
-                    h.stage,
-                    f"`{h.function}` ({h.file}:{h.line})",
+                    md_text(h.stage),
+                    f"{md_code(h.function)} ({md_text(h.file)}:{h.line})",
                     fmt_pct(h.old_share),
                     fmt_pct(h.new_share),
                     f"{h.change * 100:+.1f} pts",
@@ -95,7 +96,7 @@ def render_diff_markdown(report: DiffReport) -> str:
 def path_table(stages: Sequence[StageDiff], total: StageDiff | None) -> list[str]:
     """The per-path latency table, the pipeline total last."""
     header = ["stage", "n", "p50 (ms)", "p95 (ms)", "p99 (ms)", "mean (ms)", "shift [CI]", "p adj", "verdict"]
-    rows = [_row(stage_label(s).replace("  ", "&nbsp;&nbsp;"), s) for s in stages]
+    rows = [_row(md_text(stage_label(s)).replace("  ", "&nbsp;&nbsp;"), s) for s in stages]
     if total is not None:
         rows.append(_row("**pipeline total**", total))
     return table(header, rows)
@@ -111,13 +112,13 @@ def notes_block(notes: list[str]) -> list[str]:
             "<details>",
             f"<summary>{summary}</summary>",
             "",
-            *[f"- {note}" for note in notes],
+            *[f"- {md_text(note)}" for note in notes],
             "",
             "</details>",
             "",
         ]
     elif notes:
-        out += [f"- {note}" for note in notes] + [""]
+        out += [f"- {md_text(note)}" for note in notes] + [""]
     return out
 
 
@@ -143,7 +144,7 @@ def warnings_block(report: DiffReport) -> list[str]:
     """The comparability warnings, if any."""
     if not report.warnings:
         return []
-    return ["### Comparability warnings", ""] + [f"- ⚠️ {w.message}" for w in report.warnings] + [""]
+    return ["### Comparability warnings", ""] + [f"- ⚠️ {md_text(w.message)}" for w in report.warnings] + [""]
 
 
 def _commit(commit: str | None) -> str:

@@ -47,8 +47,11 @@ def render_diff_terminal(report: DiffReport, console: Console) -> None:
         render_load_diff_terminal(report, report.load, console)
         return
     console.print(
-        f"[bold]{report.baseline.pipeline}[/bold]: baseline {report.baseline.path} ({report.baseline.n_queries} "
-        f"queries) vs new {report.new.path} ({report.new.n_queries} queries)"
+        Text.assemble(
+            (report.baseline.pipeline, "bold"),
+            f": baseline {report.baseline.path} ({report.baseline.n_queries} queries) "
+            f"vs new {report.new.path} ({report.new.n_queries} queries)",
+        )
     )
     console.print(_stage_table(report))
     notes = verdict_notes(report)

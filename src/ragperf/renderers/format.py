@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["fmt_ms", "fmt_pct"]
+from ragperf.units import to_mb
+
+__all__ = ["fmt_amount", "fmt_mb", "fmt_ms", "fmt_pct"]
 
 _SMALL = 10
 _MEDIUM = 100
@@ -20,3 +22,15 @@ def fmt_ms(value: float | None) -> str:
 def fmt_pct(fraction: float | None) -> str:
     """A fraction as a percentage."""
     return "-" if fraction is None else f"{fraction * 100:.1f}%"
+
+
+def fmt_mb(value: float | None, *, signed: bool = False) -> str:
+    """Megabytes (MB = MiB, 2**20 bytes, everywhere in ragperf), with a sign for changes."""
+    if value is None:
+        return "-"
+    return f"{value:+.2f} MB" if signed else f"{value:.1f} MB"
+
+
+def fmt_amount(value: float, unit: str) -> str:
+    """A hotspot's cost in its unit: milliseconds, or bytes shown as MB."""
+    return f"{fmt_ms(value)} ms" if unit == "ms" else fmt_mb(to_mb(value))

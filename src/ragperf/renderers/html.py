@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.resources
 import re
 import string
+import urllib.parse
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 import ragperf
 from ragperf.renderers.base import Renderer, Report
 from ragperf.renderers.blocks import Block, load_blocks, memory_blocks
-from ragperf.renderers.format import fmt_ms, fmt_pct
+from ragperf.renderers.format import fmt_amount, fmt_ms, fmt_pct
 from ragperf.renderers.html_data import HtmlData, template_data
 from ragperf.renderers.html_roadmap import badge, roadmap_html
 from ragperf.renderers.sections import backend_label, executive_lines, headline, hotspot_groups, short_path
@@ -228,18 +229,14 @@ def _hotspots(run: RunFile) -> str:
             [
                 f"<code>{escape(h.function)}</code>" + (" <small>(waiting)</small>" if h.waiting else ""),
                 f'<code title="{escape(h.file)}">{escape(short_path(h.file))}:{h.line}</code>',
-                _value(h.self_value, unit),
-                _value(h.total_value, unit),
+                fmt_amount(h.self_value, unit),
+                fmt_amount(h.total_value, unit),
                 fmt_pct(h.share),
             ]
             for h in spots
         ]
         out.append(f"<h3>{escape(stage)}</h3>" + _table(["function", "where", "self", "total", "share"], rows, left=2))
     return "".join(out)
-
-
-def _value(value: float, unit: str) -> str:
-    return f"{fmt_ms(value)} ms" if unit == "ms" else f"{value / (1024 * 1024):.1f} MB"
 
 
 def _details(report: Report, data: HtmlData) -> str:
@@ -274,6 +271,12 @@ def _details(report: Report, data: HtmlData) -> str:
 
 
 def _href(path: str) -> str:
-    """A link that opens the artifact from wherever the report is saved, when the file is here."""
+    """A link to the artifact as a file, never a URL of another scheme ('javascript:...' stays a file name).
+
+    A file that is here or an absolute path becomes a file: URI; any other relative path a
+    percent-encoded relative reference, which cannot carry a scheme (':' is encoded).
+    """
     local = Path(path)
-    return local.resolve().as_uri() if local.exists() else path
+    if local.exists() or local.is_absolute():
+        return local.resolve().as_uri()
+    return urllib.parse.quote(local.as_posix())

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from ragperf.analysis.roadmap import priority_for
 from ragperf.renderers.base import Renderer, Report
 from ragperf.renderers.blocks import Block, load_blocks, memory_blocks
-from ragperf.renderers.format import fmt_ms, fmt_pct
+from ragperf.renderers.format import fmt_amount, fmt_ms, fmt_pct
+from ragperf.renderers.markdown_text import md_code, md_text
 from ragperf.renderers.sections import (
     PRIORITY_TITLES,
     backend_label,
@@ -22,7 +23,7 @@ from ragperf.renderers.sections import (
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from ragperf.analysis.roadmap import LeakItem, Roadmap, RoadmapItem
+    from ragperf.analysis.roadmap import LeakItem, Roadmap, RoadmapItem, Rule
     from ragperf.schema.v1 import RunFile, StageSummary
 
 __all__ = ["MarkdownRenderer"]
@@ -44,10 +45,13 @@ class MarkdownRenderer(Renderer):
 
     def render(self, report: Report) -> str:
         """The whole report as Markdown."""
-        out = [f"# Performance report: {report.title}", ""]
-        out += [f"{headline(report)}", ""]
+        out = [f"# Performance report: {md_text(report.title)}", ""]
+        out += [md_text(headline(report)), ""]
         out += ["## Executive summary", ""]
-        out += _table(["check", "target", "measured", "verdict"], executive_lines(report))
+        rows = (
+            [md_text(check), target, measured, verdict] for check, target, measured, verdict in executive_lines(report)
+        )
+        out += _table(["check", "target", "measured", "verdict"], rows)
         if report.run is not None:
             out += _metrics(report.run)
             out += _bottlenecks(report.run, report.roadmap)
@@ -81,7 +85,7 @@ def _metrics(run: RunFile) -> list[str]:
 
 
 def _metric_row(run: RunFile, s: StageSummary) -> list[str]:
-    label = "**pipeline total**" if s.path == "total" else stage_label(run, s.path)
+    label = "**pipeline total**" if s.path == "total" else md_text(stage_label(run, s.path))
     if s.skipped:
         return [label, "", "", "", "", "", "", "", "", "skipped"]
     errors = f" ({s.n_errors} failed)" if s.n_errors else ""
@@ -107,7 +111,7 @@ def _bottlenecks(run: RunFile, roadmap: Roadmap | None) -> list[str]:
     rows = []
     for b in run.summary.bottlenecks:
         prio = priority_for(b.fraction, roadmap.config) if roadmap is not None else b.priority
-        rows.append([b.stage, str(b.queries), fmt_pct(b.fraction), prio])
+        rows.append([md_text(b.stage), str(b.queries), fmt_pct(b.fraction), prio])
     return out + _table(["stage", "queries", "share of queries", "priority"], rows)
 
 
@@ -115,16 +119,16 @@ def _hotspots(run: RunFile) -> list[str]:
     groups = hotspot_groups(run)
     if not groups:
         return []
-    out = ["## Hotspots per stage", "", f"Function-level costs from the {run.backend.name} backend.", ""]
+    out = ["## Hotspots per stage", "", f"Function-level costs from the {md_text(run.backend.name)} backend.", ""]
     for stage, spots in groups:
         unit = spots[0].unit
-        out += [f"### {stage}", ""]
+        out += [f"### {md_text(stage)}", ""]
         rows = [
             [
-                f"`{h.function}`" + (" (waiting)" if h.waiting else ""),
-                f"{short_path(h.file)}:{h.line}",
-                _value(h.self_value, unit),
-                _value(h.total_value, unit),
+                md_code(h.function) + (" (waiting)" if h.waiting else ""),
+                f"{md_text(short_path(h.file))}:{h.line}",
+                fmt_amount(h.self_value, unit),
+                fmt_amount(h.total_value, unit),
                 fmt_pct(h.share),
             ]
             for h in spots
@@ -140,14 +144,11 @@ def _blocks(title: str, blocks: list[Block]) -> list[str]:
     for block in blocks:
         out += [f"### {block.title}", ""]
         for sentence in block.text:
-            out += [sentence, ""]
+            out += [md_text(sentence), ""]
         if block.header:
-            out += _table(block.header, block.rows, [i >= block.text_columns for i in range(len(block.header))])
+            rows = ([md_text(cell) for cell in row] for row in block.rows)
+            out += _table(block.header, rows, [i >= block.text_columns for i in range(len(block.header))])
     return out
-
-
-def _value(value: float, unit: str) -> str:
-    return f"{fmt_ms(value)} ms" if unit == "ms" else f"{value / (1024 * 1024):.1f} MB"
 
 
 def _roadmap(roadmap: Roadmap) -> list[str]:
@@ -176,13 +177,11 @@ def _roadmap(roadmap: Roadmap) -> list[str]:
 
 def _leak_item(item: LeakItem) -> list[str]:
     target = "" if item.target is None else f" against a target of {item.target:g} MB/iter ({item.verdict})"
-    out = [f"#### {item.stage} ({item.kind}): {_signed(item.slope)} MB per query", ""]
-    out += [f"- {item.message.rstrip('.')}{target}."]
+    out = [f"#### {md_text(item.stage)} ({md_text(item.kind)}): {_signed(item.slope)} MB per query", ""]
+    out += [f"- {md_text(item.message.rstrip('.'))}{target}."]
     if item.site is not None:
-        out.append(f"- Growing allocation site: `{item.site}`.")
-    out += ["", "Advice:", ""]
-    out += [f"- **{rule.title}** (effort {rule.effort}): {text}" for rule, text in item.advice]
-    return [*out, ""]
+        out.append(f"- Growing allocation site: {md_code(item.site)}.")
+    return out + _advice(item.advice)
 
 
 def _signed(value: float | None) -> str:
@@ -191,7 +190,10 @@ def _signed(value: float | None) -> str:
 
 def _item(item: RoadmapItem) -> list[str]:
     e = item.evidence
-    out = [f"#### {item.stage} ({item.kind}): {e.affected_queries} of {e.queries} queries affected", ""]
+    out = [
+        f"#### {md_text(item.stage)} ({md_text(item.kind)}): {e.affected_queries} of {e.queries} queries affected",
+        "",
+    ]
     target = (
         f"p95 {fmt_ms(e.p95)} ms against a {fmt_ms(e.target_ms)} ms target ({e.verdict}); "
         f"over target in {e.over_target_queries} queries"
@@ -205,20 +207,28 @@ def _item(item: RoadmapItem) -> list[str]:
         f"- Character: {character_text(e)}.",
     ]
     if e.slowest_branch is not None:
-        out.append(f"- Slowest branch: {e.slowest_branch} ({fmt_pct(e.slowest_branch_share)} of the stage's mean).")
+        branch = md_text(e.slowest_branch)
+        out.append(f"- Slowest branch: {branch} ({fmt_pct(e.slowest_branch_share)} of the stage's mean).")
     if e.hotspots:
-        spots = ", ".join(f"`{h.function}` {fmt_pct(h.share)}" for h in e.hotspots)
+        spots = ", ".join(f"{md_code(h.function)} {fmt_pct(h.share)}" for h in e.hotspots)
         out.append(f"- Dominant hotspots: {spots}.")
-    out += ["", "Advice:", ""]
-    out += [f"- **{rule.title}** (effort {rule.effort}): {text}" for rule, text in item.advice]
-    return [*out, ""]
+    return out + _advice(item.advice)
+
+
+def _advice(advice: tuple[tuple[Rule, str], ...]) -> list[str]:
+    # A rule's title and text may come from the user's own [report] rules.
+    lines = [f"- **{md_text(rule.title)}** (effort {rule.effort}): {md_text(text)}" for rule, text in advice]
+    return ["", "Advice:", "", *lines, ""]
 
 
 def _quick_wins(roadmap: Roadmap) -> list[str]:
     out = ["## Quick wins", ""]
     if not roadmap.quick_wins:
         return [*out, "None: no small-effort advice applies to a P0 or P1 stage.", ""]
-    out += [f"- [{item.priority} {item.stage}] **{rule.title}**: {text}" for item, rule, text in roadmap.quick_wins]
+    out += [
+        f"- [{item.priority} {md_text(item.stage)}] **{md_text(rule.title)}**: {md_text(text)}"
+        for item, rule, text in roadmap.quick_wins
+    ]
     return [*out, ""]
 
 
@@ -228,25 +238,25 @@ def _details(report: Report) -> list[str]:
     for name, f in report.named_files:
         env = f.environment
         state = "complete" if f.complete else f"incomplete ({f.incomplete_reason})"
-        rows.append(
-            [
-                name,
-                backend_label(f),
-                state,
-                env.started_at,
-                f"Python {env.python} on {env.platform}, {env.cpu_count} CPUs",
-                (env.git_commit or "-")[:12] + (" (dirty)" if env.git_dirty else ""),
-            ]
-        )
+        cells = [
+            name,
+            backend_label(f),
+            state,
+            env.started_at,
+            f"Python {env.python} on {env.platform}, {env.cpu_count} CPUs",
+            (env.git_commit or "-")[:12] + (" (dirty)" if env.git_dirty else ""),
+        ]
+        rows.append([md_text(cell) for cell in cells])
     out += _table(["file", "backend", "state", "started", "environment", "git"], rows, [False] * 6)
     notes = dict.fromkeys(note for f in report.files for note in f.notes)
     if notes:
-        out += ["Notes from the pipeline:", "", *(f"- {note}" for note in notes), ""]
+        out += ["Notes from the pipeline:", "", *(f"- {md_text(note)}" for note in notes), ""]
     artifacts = [a for f in report.files for a in f.artifacts]
     if artifacts:
         out += ["Native profiler output:", ""]
         out += [
-            f"- {a.kind}: `{a.path}`" + (f" (open with `{a.open_command}`)" if a.open_command else "")
+            f"- {md_text(a.kind)}: {md_code(a.path)}"
+            + (f" (open with {md_code(a.open_command)})" if a.open_command else "")
             for a in artifacts
         ]
         out.append("")

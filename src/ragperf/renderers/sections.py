@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ragperf.analysis.verdicts import checks, worst
 from ragperf.renderers.format import fmt_ms, fmt_pct
 
 if TYPE_CHECKING:
     from ragperf.analysis.roadmap import Evidence
     from ragperf.renderers.base import Report
-    from ragperf.schema.load import RateVerdict
-    from ragperf.schema.v1 import Hotspot, RunFile, TargetVerdict
+    from ragperf.schema.v1 import Hotspot, RunFile
 
 __all__ = [
     "PRIORITY_TITLES",
@@ -37,7 +37,6 @@ _LABELS = {
 }
 # The seed's key performance indicators: shown as "not measured" when no file measured them.
 _KPIS = ("p50_ms", "p95_ms", "p99_ms", "peak_memory_mb", "request_memory_mb", "leak_mb_per_iter")
-_AT_LEAST = {"sustained_qps", "peak_qps"}
 
 
 def stage_label(run: RunFile, path: str) -> str:
@@ -66,20 +65,12 @@ def _amount(value: float | None, unit: str) -> str:
 
 
 def executive_lines(report: Report) -> list[list[str]]:
-    """Rows of (check, target, measured, verdict): latency, memory, leak and load targets of every file."""
+    """Rows of (check, target, measured, verdict): every judged target (pipeline, stages, memory, leak, load)."""
     found: dict[str, list[str]] = {}
-    # Latency comes from the latency run only: a memory or leak run's queries carry probes and gc.
-    verdicts: list[TargetVerdict | RateVerdict] = [
-        t for f in report.files for t in f.summary.targets if f is report.run or t.unit != "ms"
-    ]
-    if report.load is not None and report.load.load is not None:
-        verdicts += report.load.load.verdicts
-    for t in verdicts:
-        if t.name in found:
-            continue
-        sign = ">=" if t.name in _AT_LEAST else "<"
-        limit = f"{t.target:g} {t.unit}" if t.unit != "ms" else _amount(t.target, t.unit)
-        found[t.name] = [_LABELS.get(t.name, t.name), f"{sign} {limit}", _amount(t.measured, t.unit), t.verdict]
+    for c in checks(report.run, report.files):
+        sign = ">=" if c.at_least else "<"
+        limit = f"{c.target:g} {c.unit}" if c.unit != "ms" else _amount(c.target, c.unit)
+        found[c.name] = [_LABELS.get(c.name, c.name), f"{sign} {limit}", _amount(c.measured, c.unit), c.verdict]
     configured = _configured_targets(report)
     for name in _KPIS:
         if name not in found and name in configured:
@@ -92,11 +83,10 @@ def executive_lines(report: Report) -> list[list[str]]:
 
 def headline(report: Report) -> str:
     """One sentence: overall verdict, the failed checks, and the top item of the roadmap."""
-    checks = executive_lines(report)
-    failed = [row for row in checks if row[3] == "FAIL"]
-    judged = sum(row[3] != "n/a" for row in checks)
-    verdict = "FAIL" if failed else ("PASS" if judged else "n/a")
-    text = f"**{verdict}**: " + (
+    rows = executive_lines(report)
+    failed = [row for row in rows if row[3] == "FAIL"]
+    judged = sum(row[3] != "n/a" for row in rows)
+    text = f"**{worst(row[3] for row in rows)}**: " + (
         f"{len(failed)} of {judged} checks failed ({', '.join(r[0] for r in failed)})"
         if failed
         else "every measured check passed"

@@ -8,7 +8,8 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from ragperf.renderers.format import fmt_ms, fmt_pct
+from ragperf.renderers.console import verdict_text
+from ragperf.renderers.format import fmt_amount, fmt_ms, fmt_pct
 from ragperf.renderers.terminal_memory import render_memory
 
 if TYPE_CHECKING:
@@ -18,13 +19,8 @@ if TYPE_CHECKING:
 
 __all__ = ["render_run"]
 
-_STYLE = {"PASS": "green", "FAIL": "bold red", "n/a": "dim"}
 _HOTSPOTS_PER_STAGE = 3
 _WIDE = 100  # columns from which the stage table has room for the p95 interval
-
-
-def _verdict(verdict: str) -> Text:
-    return Text(verdict, style=_STYLE.get(verdict, ""))
 
 
 def _ci(ci: tuple[float, float] | None) -> str:
@@ -36,13 +32,17 @@ def render_run(run: RunFile, console: Console) -> None:
     summary = run.summary
     state = "complete" if run.complete else f"INCOMPLETE ({run.incomplete_reason})"
     console.print(
-        f"[bold]{run.pipeline}[/bold]: {summary.n_queries} measured queries ({summary.n_failed} failed), "
-        f"backend [bold]{run.backend.name}[/bold], {state}"
+        Text.assemble(
+            (run.pipeline, "bold"),
+            f": {summary.n_queries} measured queries ({summary.n_failed} failed), backend ",
+            (run.backend.name, "bold"),
+            f", {state}",
+        )
     )
     for note in run.notes:
-        console.print(f"[yellow]note:[/yellow] {note}")
+        console.print(Text.assemble(("note:", "yellow"), f" {note}"))
     for warning in run.warnings:
-        console.print(Text.assemble(("warning: ", "bold yellow"), warning))
+        console.print(Text.assemble(("warning:", "bold yellow"), f" {warning}"))
     console.print(_stage_table(run, wide=console.width >= _WIDE))
     console.print(_target_table(run))
     if summary.bottlenecks:
@@ -56,8 +56,10 @@ def render_run(run: RunFile, console: Console) -> None:
     if failed:
         index, first = failed[0]
         console.print(
-            f"[bold red]{len(failed)} queries failed[/bold red]; first: query {index} in stage "
-            f"'{first.stage}': {first.type}: {first.message}"
+            Text.assemble(
+                (f"{len(failed)} queries failed", "bold red"),
+                f"; first: query {index} in stage '{first.stage}': {first.type}: {first.message}",
+            )
         )
 
 
@@ -103,7 +105,7 @@ def _stage_cells(name: str, s: StageSummary, *, wide: bool) -> list[str | Text]:
         *([fmt_ms(s.max)] if wide else []),
         fmt_pct(s.share) if s.path != "total" else "",
         target,
-        _verdict(s.verdict) if s.target_ms is not None else Text(""),
+        verdict_text(s.verdict) if s.target_ms is not None else Text(""),
     ]
 
 
@@ -113,7 +115,7 @@ def _target_table(run: RunFile) -> Table:
         table.add_column(column, justify="left" if column == "target" else "right")
     for target in run.summary.targets:
         measured = "-" if target.measured is None else f"{fmt_ms(target.measured)} {target.unit}"
-        table.add_row(target.name, f"< {fmt_ms(target.target)} {target.unit}", measured, _verdict(target.verdict))
+        table.add_row(target.name, f"< {fmt_ms(target.target)} {target.unit}", measured, verdict_text(target.verdict))
     return table
 
 
@@ -152,14 +154,9 @@ def _hotspot_table(run: RunFile) -> Table:
         for rank, spot in enumerate(top):
             function = spot.function + (" (waiting)" if spot.waiting else "")
             where = f"{_short(spot.file)}:{spot.line}" if spot.line else _short(spot.file)
-            table.add_row(stage if rank == 0 else "", function, where, _amount(spot), fmt_pct(spot.share))
+            cost = fmt_amount(spot.self_value, spot.unit)
+            table.add_row(stage if rank == 0 else "", function, where, cost, fmt_pct(spot.share))
     return table
-
-
-def _amount(spot: Hotspot) -> str:
-    if spot.unit == "bytes":
-        return f"{spot.self_value / 1e6:.1f} MB"
-    return f"{fmt_ms(spot.self_value)} ms"
 
 
 def _short(path: str, keep: int = 2) -> str:

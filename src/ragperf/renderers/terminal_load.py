@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 from rich.text import Text
 
+from ragperf.renderers.console import verdict_text
 from ragperf.renderers.format import fmt_ms, fmt_pct
 
 if TYPE_CHECKING:
@@ -16,8 +17,6 @@ if TYPE_CHECKING:
     from ragperf.schema.v1 import RunFile
 
 __all__ = ["render_load"]
-
-_STYLE = {"PASS": "green", "FAIL": "bold red", "n/a": "dim"}
 
 
 def _rate(value: float | None) -> str:
@@ -33,8 +32,11 @@ def render_load(run: RunFile, console: Console) -> None:
         return
     state = "complete" if run.complete else f"INCOMPLETE ({run.incomplete_reason})"
     console.print(
-        f"[bold]{run.pipeline}[/bold]: load test ({report.mode}, {report.arrival} arrivals, "
-        f"{report.workers} workers x {report.concurrency} in flight, engine {report.engine}), {state}"
+        Text.assemble(
+            (run.pipeline, "bold"),
+            f": load test ({report.mode}, {report.arrival} arrivals, "
+            f"{report.workers} workers x {report.concurrency} in flight, engine {report.engine}), {state}",
+        )
     )
     if report.engine == "locust":
         console.print("Locust runs closed loop: latency here is the service time (no queueing from arrivals).")
@@ -47,19 +49,27 @@ def render_load(run: RunFile, console: Console) -> None:
                 "" if step.latency_growth is None else f"; p95 latency grew x{step.latency_growth:.1f} over the step"
             )
             console.print(
-                f"[bold red]{_rate(step.offered_qps)} qps was not sustained[/bold red]: "
-                f"{_rate(step.achieved_qps)} qps achieved, {step.unserved} arrivals never started{growth}"
+                Text.assemble(
+                    (f"{_rate(step.offered_qps)} qps was not sustained", "bold red"),
+                    f": {_rate(step.achieved_qps)} qps achieved, {step.unserved} arrivals never started{growth}",
+                )
             )
     if report.first_rising_stage is not None:
         console.print(
-            f"First to give way: [bold]{report.first_rising_stage}[/bold] "
-            f"(median up >1.5x at {_rate(report.first_rising_qps)} qps)"
+            Text.assemble(
+                "First to give way: ",
+                (report.first_rising_stage, "bold"),
+                f" (median up >1.5x at {_rate(report.first_rising_qps)} qps)",
+            )
         )
     if report.mode != "fixed":
         console.print(
-            f"Highest rate holding p95 <= {fmt_ms(report.p95_target_ms)} ms and errors <= "
-            f"{fmt_pct(report.error_budget)}: [bold]{_rate(report.max_rate_qps)} qps[/bold]; "
-            f"highest rate sustained: {_rate(report.peak_rate_qps)} qps"
+            Text.assemble(
+                f"Highest rate holding p95 <= {fmt_ms(report.p95_target_ms)} ms and errors <= "
+                f"{fmt_pct(report.error_budget)}: ",
+                (f"{_rate(report.max_rate_qps)} qps", "bold"),
+                f"; highest rate sustained: {_rate(report.peak_rate_qps)} qps",
+            )
         )
     console.print(_verdict_table(report))
 
@@ -102,7 +112,7 @@ def _stage_table(step: LoadStep) -> Table:
             fmt_ms(stage.p99),
             fmt_ms(stage.max),
             "-" if stage.target_ms is None else fmt_ms(stage.target_ms),
-            Text(stage.verdict, style=_STYLE[stage.verdict]) if stage.target_ms is not None else Text(""),
+            verdict_text(stage.verdict) if stage.target_ms is not None else Text(""),
         )
     table.add_section()
     for label, s in (("service (whole pipeline)", step.service), ("latency (queueing included)", step.latency)):
@@ -118,7 +128,5 @@ def _verdict_table(report: LoadReport) -> Table:
     for column in ("target", "goal", "measured", "verdict"):
         table.add_column(column, justify="left" if column == "target" else "right")
     for v in report.verdicts:
-        table.add_row(
-            v.name, f">= {_rate(v.target)} qps", f"{_rate(v.measured)} qps", Text(v.verdict, style=_STYLE[v.verdict])
-        )
+        table.add_row(v.name, f">= {_rate(v.target)} qps", f"{_rate(v.measured)} qps", verdict_text(v.verdict))
     return table

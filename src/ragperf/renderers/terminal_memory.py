@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 from rich.text import Text
 
+from ragperf.renderers.console import verdict_text
+from ragperf.renderers.format import fmt_mb
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -17,17 +20,9 @@ if TYPE_CHECKING:
 
 __all__ = ["render_leak", "render_memory", "sparkline"]
 
-_STYLE = {"PASS": "green", "FAIL": "bold red", "n/a": "dim"}
 _BARS = "▁▂▃▄▅▆▇█"
 _MAX_STACK = 6
 _MIN_CODE_WIDTH = 16
-
-
-def _mb(value: float | None, *, signed: bool = False) -> str:
-    if value is None:
-        return "-"
-    text = f"{value:+.1f}" if signed else f"{value:.1f}"
-    return f"{text} MB"
 
 
 def _slope(value: float | None) -> str:
@@ -54,13 +49,16 @@ def render_memory(run: RunFile, console: Console) -> None:
 
 
 def _breakdown(memory: MemoryReport, console: Console) -> None:
-    heap = f", heap {_mb(memory.baseline_heap)}" if memory.baseline_heap is not None else ""
+    heap = f", heap {fmt_mb(memory.baseline_heap)}" if memory.baseline_heap is not None else ""
     where = f" (in {memory.peak_where})" if memory.peak_where else ""
     console.print(
-        f"[bold]Memory[/bold] (RSS): baseline {_mb(memory.baseline_rss)}{heap} · peak {_mb(memory.peak_rss)}{where}"
-        f" · total delta {_mb(memory.total_delta_rss, signed=True)}"
-        + (f" (heap {_mb(memory.total_delta_heap, signed=True)})" if memory.total_delta_heap is not None else "")
-        + f" · per request up to {_mb(memory.request_peak_max, signed=True)}"
+        Text.assemble(
+            ("Memory", "bold"),
+            f" (RSS): baseline {fmt_mb(memory.baseline_rss)}{heap} · peak {fmt_mb(memory.peak_rss)}{where}"
+            f" · total delta {fmt_mb(memory.total_delta_rss, signed=True)}"
+            + (f" (heap {fmt_mb(memory.total_delta_heap, signed=True)})" if memory.total_delta_heap is not None else "")
+            + f" · per request up to {fmt_mb(memory.request_peak_max, signed=True)}",
+        )
     )
     table = Table(title="Memory per stage (mean change per query; peak RSS)", title_justify="left")
     for column in ("stage", "+RSS", "+heap", "peak", "peak rise", "verdict"):
@@ -68,15 +66,17 @@ def _breakdown(memory: MemoryReport, console: Console) -> None:
     for stage in memory.stages:
         table.add_row(
             stage.path,
-            _mb(stage.rss_delta_mean, signed=True),
-            _mb(stage.heap_delta_mean, signed=True),
-            _mb(stage.peak_rss),
-            _mb(stage.peak_increment, signed=True),
-            Text(stage.verdict, style=_STYLE[stage.verdict]),
+            fmt_mb(stage.rss_delta_mean, signed=True),
+            fmt_mb(stage.heap_delta_mean, signed=True),
+            fmt_mb(stage.peak_rss),
+            fmt_mb(stage.peak_increment, signed=True),
+            verdict_text(stage.verdict),
         )
     console.print(table)
     cost = f"; readings cost {memory.probe_us_per_stage:.0f} µs a stage" if memory.probe_us_per_stage else ""
-    console.print(f"[dim]heap = {memory.heap_source or 'not readable here'}; peaks: {memory.peak_source}{cost}[/dim]")
+    console.print(
+        Text(f"heap = {memory.heap_source or 'not readable here'}; peaks: {memory.peak_source}{cost}", style="dim")
+    )
 
 
 def _fit_line(name: str, fit: SlopeFit | None, basis: bool) -> str:
@@ -90,8 +90,11 @@ def _fit_line(name: str, fit: SlopeFit | None, basis: bool) -> str:
 def render_leak(leak: LeakReport, console: Console) -> None:
     """The trend of RSS and heap, the verdict with its stage, and the growing allocation sites."""
     console.print(
-        f"[bold]Leak check[/bold]: {leak.iterations} iterations (one query each, gc between), "
-        f"{leak.warmup} warm-up discarded; Theil-Sen slopes"
+        Text.assemble(
+            ("Leak check", "bold"),
+            f": {leak.iterations} iterations (one query each, gc between), "
+            f"{leak.warmup} warm-up discarded; Theil-Sen slopes",
+        )
     )
     console.print(_fit_line("heap", leak.heap, leak.basis == "heap"))
     console.print(_fit_line("RSS", leak.rss, leak.basis == "rss"))
@@ -100,14 +103,13 @@ def render_leak(leak: LeakReport, console: Console) -> None:
     console.print(f"  trend {sparkline(series, leak.min_slope * len(series))}")
     headline, _, rest = leak.message.partition(": ")
     style = "bold red" if leak.detected else "green"
-    console.print(f"  [{style}]{headline.upper()}[/{style}]: {rest}", soft_wrap=True)
+    console.print(Text.assemble("  ", (headline.upper(), style), f": {rest}"), soft_wrap=True)
     if leak.target is not None:
-        style = _STYLE[leak.verdict]
-        console.print(f"  target < {leak.target:g} MB/iter: [{style}]{leak.verdict}[/{style}]")
+        console.print(Text.assemble(f"  target < {leak.target:g} MB/iter: ", verdict_text(leak.verdict)))
     if leak.sites:
         _sites(leak, console)
     elif leak.snapshot_every == 0:
-        console.print("  [dim]no allocation sites: snapshots were off (--snapshot-every 0)[/dim]")
+        console.print(Text("  no allocation sites: snapshots were off (--snapshot-every 0)", style="dim"))
 
 
 def _sites(leak: LeakReport, console: Console) -> None:
@@ -117,7 +119,7 @@ def _sites(leak: LeakReport, console: Console) -> None:
     )
     shown = leak.sites[:10]
     rows = [
-        (site.stage, f"{_short(site.file)}:{site.line}", f"{site.growth_per_iter:.3f}", _mb(site.size))
+        (site.stage, f"{_short(site.file)}:{site.line}", f"{site.growth_per_iter:.3f}", fmt_mb(site.size))
         for site in shown
     ]
     headers = ("stage", "site", "MB/iter", "live")

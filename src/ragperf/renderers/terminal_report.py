@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from ragperf.renderers.base import Renderer, Report
 from ragperf.renderers.blocks import Block, memory_blocks
+from ragperf.renderers.console import make_console, verdict_text
 from ragperf.renderers.format import fmt_pct
 from ragperf.renderers.sections import PRIORITY_TITLES, character_text, executive_lines, headline
 from ragperf.renderers.terminal import render_run
@@ -18,6 +18,8 @@ from ragperf.renderers.terminal_load import render_load
 from ragperf.renderers.terminal_memory import render_memory
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from ragperf.analysis.roadmap import LeakItem, Roadmap, RoadmapItem
 
 __all__ = ["WIDTH", "TerminalRenderer"]
@@ -36,12 +38,12 @@ class TerminalRenderer(Renderer):
     def render(self, report: Report) -> str:
         """The report as plain text, WIDTH columns wide."""
         buffer = io.StringIO()
-        self.print(report, Console(file=buffer, width=WIDTH, force_terminal=False, color_system=None))
+        self.print(report, make_console(file=buffer, width=WIDTH))
         return buffer.getvalue()
 
     def print(self, report: Report, console: Console) -> None:
         """Print the report to a console (colours when it is a terminal)."""
-        console.print(Text.from_markup(headline(report).replace("**", "")), soft_wrap=False)
+        console.print(headline(report).replace("**", ""), soft_wrap=False)
         console.print(_executive(report))
         if report.run is not None:
             render_run(report.run, console)  # with the run's own memory section, when it measured memory
@@ -59,9 +61,9 @@ class TerminalRenderer(Renderer):
 
 def _print_blocks(section: str, blocks: list[Block], console: Console) -> None:
     for block in blocks:
-        console.print(f"[bold]{section}: {block.title}[/bold]")
+        console.print(Text(f"{section}: {block.title}", style="bold"))
         for sentence in block.text:
-            console.print(sentence, highlight=False)
+            console.print(sentence)
         if block.header:
             table = Table()
             for i, column in enumerate(block.header):
@@ -75,9 +77,8 @@ def _executive(report: Report) -> Table:
     table = Table(title="Executive summary", title_justify="left")
     for column in ("check", "target", "measured", "verdict"):
         table.add_column(column, justify="left" if column == "check" else "right")
-    styles = {"PASS": "green", "FAIL": "bold red", "n/a": "dim"}
     for check, target, measured, verdict in executive_lines(report):
-        table.add_row(check, target, measured, Text(verdict, style=styles.get(verdict, "")))
+        table.add_row(check, target, measured, verdict_text(verdict))
     return table
 
 
@@ -98,9 +99,9 @@ def _print_roadmap(roadmap: Roadmap, console: Console) -> None:
         table.add_row(*cells)
     console.print(table)
     if roadmap.quick_wins:
-        console.print("[bold]Quick wins[/bold]")
+        console.print(Text("Quick wins", style="bold"))
         for win, rule, text in roadmap.quick_wins:
-            console.print(f"- [{win.priority} {win.stage}] {rule.title}: {text}", highlight=False)
+            console.print(f"- [{win.priority} {win.stage}] {rule.title}: {text}")
 
 
 def _prio(priority: str) -> Text:

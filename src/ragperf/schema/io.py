@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,28 +66,92 @@ def save_run(run: BaseModel, path: Path) -> None:
 
 def load_run(path: Path) -> v1.RunFile:
     """Load any supported version of a run file; refuse anything else with a one-line reason."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunFileError(f"{path}: no such file; pass the JSON file a 'ragperf run' wrote") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunFileError(f"{path}: cannot read it ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise RunFileError(
-            f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); the file is damaged or not a ragperf run file"
-        ) from None
+    data = _parse(path, _read_regular(path))
     if not isinstance(data, dict) or "schema_version" not in data:
         raise RunFileError(f"{path}: not a ragperf run file (no schema_version); pass a file 'ragperf run' wrote")
     version = data["schema_version"]
-    reader = _READERS.get(version) if isinstance(version, int) else None
+    # type() and not isinstance(): JSON's true is a Python bool, and a bool is an int equal to 1.
+    reader = _READERS.get(version) if type(version) is int else None
     if reader is None:
         known = ", ".join(str(v) for v in _READERS)
         raise RunFileError(
             f"{path}: schema_version {version!r} is not one this ragperf reads ({known}); upgrade ragperf to read it"
         )
+    bad = _first_non_finite(data)
+    if bad is not None:
+        raise RunFileError(f"{path}: not a valid v{version} run file: {bad}; a figure must be a finite number")
     try:
-        return reader.model_validate(data)
+        run = reader.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise RunFileError(f"{path}: not a valid v{version} run file: {where}: {first['msg']}") from None
+    negative = _first_negative_duration(run)
+    if negative is not None:
+        raise RunFileError(f"{path}: not a valid v{version} run file: {negative}: a duration cannot be negative")
+    return run
+
+
+def _read_regular(path: Path) -> str:
+    """The text of a regular file; a FIFO, device or folder is refused without blocking on it."""
+    try:
+        # O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting for one.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise RunFileError(f"{path}: no such file; pass the JSON file a 'ragperf run' wrote") from None
+    except OSError as exc:
+        raise RunFileError(f"{path}: cannot read it ({exc.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RunFileError(f"{path}: not a regular file; pass the JSON file a 'ragperf run' wrote")
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            return handle.read().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RunFileError(f"{path}: cannot read it ({exc})") from None
+
+
+def _parse(path: Path, text: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RunFileError(
+            f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); the file is damaged or not a ragperf run file"
+        ) from None
+    except RecursionError:
+        msg = f"{path}: nested too deeply to be a ragperf run file; pass a file 'ragperf run' wrote"
+        raise RunFileError(msg) from None
+
+
+def _first_non_finite(data: object) -> str | None:
+    """Where the first NaN or infinity is (JSON's NaN, Infinity, or 1e999), and what it is."""
+    stack: list[tuple[str, object]] = [("", data)]
+    while stack:  # a loop, not recursion: the parser already bounds the depth, this keeps it cheap
+        where, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{where or 'file'} is {value}"
+        if isinstance(value, dict):
+            stack.extend((f"{where}.{key}" if where else str(key), item) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{where}.{i}" if where else str(i), item) for i, item in enumerate(value))
+    return None
+
+
+def _first_negative_duration(run: v1.RunFile) -> str | None:
+    """Where the first negative latency figure is: query totals and spans, the stage summaries."""
+    for i, query in enumerate(run.queries):
+        if query.total_ms < 0:
+            return f"queries.{i}.total_ms"
+        negative = next((path for path, ms in query.spans.items() if ms < 0), None)
+        if negative is not None:
+            return f"queries.{i}.spans.{negative}"
+    summaries = [(f"summary.stages.{i}", stage) for i, stage in enumerate(run.summary.stages)]
+    for where, stage in [*summaries, ("summary.total", run.summary.total)]:
+        figures = (stage.mean, stage.stdev, stage.min, stage.p50, stage.p90, stage.p95, stage.p99, stage.max)
+        bounds = (*(stage.p95_ci or ()), *(stage.p99_ci or ()), stage.target_ms)
+        if any(value is not None and value < 0 for value in (*figures, *bounds)):
+            return f"{where} ({stage.path})"
+    for i, target in enumerate(run.summary.targets):
+        if target.unit == "ms" and any(v is not None and v < 0 for v in (target.target, target.measured)):
+            return f"summary.targets.{i} ({target.name})"
+    return None

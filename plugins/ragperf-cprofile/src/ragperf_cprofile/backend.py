@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ragperf.backends import Backend, BackendOutput, OptionSpec
+from ragperf.backends import Backend, BackendOutput, OptionSpec, shell_command
 from ragperf.backends.attribution import OUTSIDE_STAGES, is_blocking_call
 from ragperf.schema.v1 import Artifact, Hotspot
 from ragperf.trampoline import stage_of_filename
@@ -65,7 +65,11 @@ class CProfileBackend(Backend):
         raw: dict[FuncKey, Any] = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
         return BackendOutput(
             hotspots=attribute_stats(raw, self.name),
-            artifacts=[Artifact(kind="cProfile stats", path=str(path), open_command=f"python -m pstats {path}")],
+            artifacts=[
+                Artifact(
+                    kind="cProfile stats", path=str(path), open_command=shell_command("python", "-m", "pstats", path)
+                )
+            ],
         )
 
 
