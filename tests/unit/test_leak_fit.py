@@ -100,6 +100,16 @@ def test_rss_growth_with_a_flat_heap_is_fragmentation_not_a_leak() -> None:
     assert "fragmentation" in report.message
 
 
+def test_rss_growing_past_the_target_fails_even_with_a_flat_heap() -> None:
+    # GIVEN RSS climbing 0.8 MB/iter (over the 0.5 target) while the live heap stays flat
+    rss = [100 + 0.8 * i for i in range(30)]
+    report = build_leak_report(_events(rss, [40.0] * 30), _found({}), LeakSettings(), warmup=5, target=0.5)
+    # THEN no live-object leak is claimed, but the target fails on the process's growth, and says why
+    assert not report.detected
+    assert report.verdict == "FAIL"
+    assert "RSS grows +0.800 MB/iter, over the 0.5 MB/iter target" in report.message
+
+
 def test_growth_is_attributed_to_the_stage_holding_most_growing_bytes() -> None:
     # GIVEN a 0.5 MB/iter heap leak; snapshots see 0.45 MB/iter in retrieval.bm25 and a little elsewhere
     heap = [40 + 0.5 * i for i in range(30)]

@@ -169,6 +169,7 @@ def profile(
     report_path = output or Path(".ragperf") / "reports" / f"{stamp}-{safe_name(cfg.pipeline.name)}.md"
     report_path = check_output(report_path, what="report", special_ok=True)
     raw_path = check_output(raw or report_path.with_suffix(".json"), what="raw data file", special_ok=True)
+    report_format = fmt or format_for(report_path)
     backend_name = backend or cfg.backend.name
     options = backend_options(cfg, backend_name, option, rate=rate, native=native)
     common: dict[str, Any] = {"config": cfg, "config_path": config_path, "stamp": stamp}
@@ -207,7 +208,7 @@ def profile(
         outcomes, stopped = _run_phases(phases, None)
 
     built = assemble([o.run for o in outcomes], report_config)
-    write_report(built, fmt or format_for(report_path), report_path)
+    write_report(built, report_format, report_path)
     if raw_path != report_path:
         write_report(built, "json", raw_path)
     for outcome in outcomes:

@@ -22,6 +22,7 @@ def validate(
     ] = None,
 ) -> None:
     """Check the config file, the query set and every import path it names."""
+    from ragperf.backends.registry import load_backend
     from ragperf.pipeline import build_plan
     from ragperf.queries import load_queries, locate_queries
 
@@ -30,6 +31,8 @@ def validate(
     config_dir = config_path.parent.resolve()
     sys.path.insert(0, str(config_dir))  # as the worker does
     plan = build_plan(cfg)
+    # The default backend and its options too: a typo there would otherwise wait for the first run.
+    load_backend(cfg.backend.name, cfg.backend.options)
     n_queries = len(load_queries(locate_queries(cfg.pipeline.queries, config_dir))) if cfg.pipeline.queries else 0
     subs = sum(len(step.subs) for step in plan.steps)
     skipped = [s.name for s in cfg.stages if not s.enabled]

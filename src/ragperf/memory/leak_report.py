@@ -131,6 +131,8 @@ def build_leak_report(
         judged = judge(fit, min_slope=min_slope, target=target)
         detected, verdict = judged.detected, judged.verdict
         message = _message(basis, fit, judged.reason, detected, rss if basis == "heap" else None, min_slope)
+    if basis == "heap" and rss is not None and target is not None:
+        verdict, message = _rss_over_target(rss, verdict, message, min_slope=min_slope, target=target)
     owner, share = _owner(growth) if detected else (None, 0.0)
     if owner is not None:
         message += f"; {share:.0%} of the growing bytes are in {_named(owner)}"
@@ -157,6 +159,17 @@ def build_leak_report(
         sites=_sites(found),
         series=_series(events),
     )
+
+
+def _rss_over_target(
+    rss: Fit, verdict: Literal["PASS", "FAIL", "n/a"], message: str, *, min_slope: float, target: float
+) -> tuple[Literal["PASS", "FAIL", "n/a"], str]:
+    """RSS that keeps growing past the target fails it even with a flat heap: the process grows all the same."""
+    judged = judge(rss, min_slope=min_slope, target=target)
+    if not judged.detected or judged.verdict != "FAIL":
+        return verdict, message
+    over = f"RSS grows {rss.slope:+.3f} MB/iter, over the {target:g} MB/iter target"
+    return "FAIL", f"{message}; {over} (the process grows although live objects do not)"
 
 
 def _named(stage: str) -> str:
