@@ -44,7 +44,8 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _CALL = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 MAX_PIPELINE_NAME = 100  # the name goes into run-file names, which the file system bounds (255 bytes)
 # A target is a finite limit above zero: NaN, an infinity or a negative one would judge everything PASS.
-Limit = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# Strict: TOML's `true` is no number of milliseconds (lax mode would read it as 1.0); integers still convert.
+Limit = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
 
 
 class _Model(BaseModel):
