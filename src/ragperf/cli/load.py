@@ -183,8 +183,8 @@ def load(
         outcome = execute_load(request, _Quiet())
     render_load(outcome.run, out_console)
     out_console.print(f"Load file: {outcome.path}")
-    code = outcome.exit_code
+    if outcome.stopped is not None:
+        raise outcome.stopped  # one line and the exit code it calls for (3 for a failure, 128+signal)
     report = outcome.run.load
-    if code == ExitCode.OK and gate and report is not None and any(v.verdict == "FAIL" for v in report.verdicts):
-        code = ExitCode.FAILED
-    raise typer.Exit(int(code))
+    failed = gate and report is not None and any(v.verdict == "FAIL" for v in report.verdicts)
+    raise typer.Exit(int(ExitCode.FAILED if failed else ExitCode.OK))

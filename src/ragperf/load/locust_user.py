@@ -33,6 +33,7 @@ from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 from ragperf import spans
 from ragperf.load.histogram import Histogram
 from ragperf.load.measure import StepTally, record_spans
+from ragperf.load.protocol import LaneTally
 from ragperf.pipeline import Executor, StageFailed, build_plan
 from ragperf.state import State
 
@@ -66,7 +67,7 @@ class _Process:
     started_ns = 0
     next_query = 0
     # On the master: the latest tally of each worker node, and which of them were final.
-    node_tallies: ClassVar[dict[str, dict[str, Any]]] = {}
+    node_tallies: ClassVar[dict[str, LaneTally]] = {}
     node_final: ClassVar[set[str]] = set()
     test_started_ns = 0
     test_stopped_ns = 0
@@ -109,7 +110,7 @@ def _init(environment: Environment, **_: Any) -> None:
 
 def _on_tally(msg: Any, **_: Any) -> None:
     data = msg.data
-    _Process.node_tallies[data["node"]] = data["tally"]
+    _Process.node_tallies[data["node"]] = LaneTally.model_validate(data["tally"])
     if data["final"]:
         _Process.node_final.add(data["node"])
 
@@ -123,13 +124,14 @@ def _snapshots(environment: Environment) -> None:
 def _send(environment: Environment, *, final: bool) -> None:
     runner = environment.runner
     if isinstance(runner, WorkerRunner) and _Process.tally.completed:
-        runner.send_message(MESSAGE, {"node": runner.client_id, "final": final, "tally": _tally_dict()})
+        tally = _tally().model_dump(mode="json")
+        runner.send_message(MESSAGE, {"node": runner.client_id, "final": final, "tally": tally})
 
 
-def _tally_dict() -> dict[str, Any]:
+def _tally() -> LaneTally:
     tally = _Process.tally
     tally.elapsed_ns = perf_counter_ns() - _Process.started_ns if _Process.started_ns else 0
-    return tally.to_dict()
+    return tally.record()
 
 
 def _test_start(**_: Any) -> None:
@@ -146,7 +148,7 @@ def _quitting(environment: Environment, **_: Any) -> None:
     if isinstance(runner, WorkerRunner):
         return
     if isinstance(runner, LocalRunner):
-        parts = [_tally_dict()] if _Process.tally.completed else []
+        parts = [_tally()] if _Process.tally.completed else []
         nodes, final = 1, 1
     else:
         parts = list(_Process.node_tallies.values())
