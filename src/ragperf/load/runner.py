@@ -14,6 +14,7 @@ from ragperf.errors import PipelineFailed, RagperfError
 from ragperf.interrupts import SignalLatch
 from ragperf.load.engine import LoadSession
 from ragperf.load.findmax import next_rate
+from ragperf.load.limits import MAX_STEPS
 from ragperf.load.loadfile import LoadContext, build_load_file
 from ragperf.load.results import merge_step
 from ragperf.queries import load_queries, locate_queries, query_set_digest
@@ -31,9 +32,8 @@ if TYPE_CHECKING:
     from ragperf.schema.load import LoadStep
     from ragperf.schema.v1 import RunFile, StageInfo
 
-__all__ = ["MAX_STEPS", "LoadOutcome", "LoadRequest", "execute_load"]
+__all__ = ["LoadOutcome", "LoadRequest", "execute_load"]
 
-MAX_STEPS = 16
 MIN_ARRIVALS = 50
 MAX_STRETCH_S = 120.0
 
