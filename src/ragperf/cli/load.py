@@ -125,7 +125,7 @@ def load(
         from ragperf.load.locust_run import run_locust
         from ragperf.schema import load_run
 
-        path = run_locust(
+        path, stopped = run_locust(
             config_path,
             output,
             qps,
@@ -135,6 +135,8 @@ def load(
         )
         render_load(load_run(path), out_console)
         out_console.print(f"Load file: {path}")
+        if stopped is not None:
+            raise stopped
         raise typer.Exit(int(ExitCode.OK))
     if ramp is not None:
         rates: tuple[float, ...] = tuple(parse_ramp(ramp))

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["write_locust_file"]
 
 _WINDOW_S = 1.0
+_EARLY_S = 0.5  # a run that ends this much before its run time was stopped
 
 
 def _aligned(parts: list[LaneTally]) -> list[LaneTally]:
@@ -77,8 +78,11 @@ def write_locust_file(environment: Environment, parts: list[LaneTally], *, nodes
         started_at=now_iso(),
         load_start=load_average(),
     )
-    missing = f"{nodes - final} of {nodes} Locust processes sent no final histograms"
-    run = build_load_file(context, [step], incomplete=missing if final < nodes else None)
+    reasons = [f"{nodes - final} of {nodes} Locust processes sent no final histograms"] if final < nodes else []
+    asked = float(getattr(options, "run_time", 0) or 0)
+    if asked and duration < asked - _EARLY_S:  # stopped (Ctrl-C, a signal) before its run time
+        reasons.append(f"stopped after {duration:.1f} s of {asked:g} s")
+    run = build_load_file(context, [step], incomplete="; ".join(reasons) or None)
     given = getattr(options, "ragperf_output", "") or ""
     stamp = datetime.now().astimezone().strftime("%Y%m%d-%H%M%S")
     output = Path(given) if given else Path(".ragperf") / "runs" / f"{stamp}-{config.pipeline.name}-locust.json"
