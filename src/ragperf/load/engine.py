@@ -99,6 +99,8 @@ class LoadSession:
         self._logs: list[IO[str]] = []
         # Raw reads plus our own line splitting: a buffered readline would hide lines from select().
         self._buffers: dict[int, bytes] = {}
+        # An error a worker sent after its part of a step was in: the next step fails on it, not this one.
+        self._later: dict[int, Error] = {}
         self.signals = 0
         self.signum: int | None = None
 
@@ -150,10 +152,11 @@ class LoadSession:
                     self._fail(index, None)
                 if not events:
                     continue
-                first = events[0]
+                first, *rest = events
                 if not isinstance(first, Ready):
                     self._fail(index, first)
                 pending.discard(index)
+                self._keep_errors(index, rest)
                 if first.service_ms is not None:
                     times.append(first.service_ms)
         return sorted(times)[len(times) // 2] if times else None
@@ -173,6 +176,8 @@ class LoadSession:
             window_s=window_s,
             progress_s=0.5,
         ).model_dump_json()
+        for index, error in self._later.items():
+            self._fail(index, error)
         for index, proc in enumerate(self._procs):
             if proc.stdin is None:  # pragma: no cover - opened with PIPE
                 raise RuntimeError("worker stdin")
@@ -243,10 +248,16 @@ class LoadSession:
                         latest[index] = (done, errors, latest.get(index, (0, 0, None))[2])
                     elif isinstance(event, Progress):
                         latest[index] = (event.completed, event.errors, event.p95_ms)
-                    elif isinstance(event, Error):
+                    elif isinstance(event, Error) and index not in results:
                         self._fail(index, event)
+                self._keep_errors(index, events)
                 self._show(latest, progress)
         return results
+
+    def _keep_errors(self, index: int, events: list[WorkerEvent]) -> None:
+        for event in events:
+            if isinstance(event, Error):
+                self._later.setdefault(index, event)
 
     @staticmethod
     def _show(latest: dict[int, tuple[int, int, float | None]], progress: LoadProgress) -> None:
@@ -276,6 +287,19 @@ class LoadSession:
         except ProtocolError as exc:
             self._fail_all(f"load worker {index}: {exc}")
 
+    def _rest(self, index: int) -> list[WorkerEvent]:
+        """Whatever a worker that has exited left unread on its stream."""
+        stdout = self._procs[index].stdout
+        if stdout is None or self._procs[index].poll() is None:
+            return []
+        data = self._buffers.pop(index, b"") + stdout.read()
+        events: list[WorkerEvent] = []
+        for line in data.split(b"\n"):
+            if line.strip():
+                with contextlib.suppress(ProtocolError):
+                    events.append(parse(line))
+        return events
+
     def _fail_all(self, message: str) -> NoReturn:
         self._end_groups()
         raise WorkerFailed(message)
@@ -287,6 +311,9 @@ class LoadSession:
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=_REAP_S)  # its log is complete once it has exited
         self._end_groups()
+        if event is None:  # it may have said why before its stream ended (a write to it failed first)
+            sent = [self._later.get(index), *reversed(self._rest(index))]
+            event = next((e for e in sent if isinstance(e, Error)), None)
         if isinstance(event, Error):
             where = frame_of(event.traceback)
             detail = f" ({where}; log: {log})" if event.traceback else ""
@@ -300,5 +327,5 @@ class LoadSession:
         how = "" if code is None else f" (exit {code})"
         if code is not None and code < 0:
             how = f" (killed by {signal_name(-code)}: out of memory, or killed from outside)"
-        said = f": {tail}" if tail else ""
-        raise WorkerFailed(f"load worker {index} stopped unexpectedly{how}{said} (log: {log})")
+        logged = f": {tail}" if tail else ""
+        raise WorkerFailed(f"load worker {index} stopped unexpectedly{how}{logged} (log: {log})")

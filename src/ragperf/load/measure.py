@@ -8,6 +8,7 @@ generator's own precision, apart from queueing. Nothing crosses a process bounda
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from time import perf_counter_ns
@@ -113,7 +114,8 @@ def record_spans(tally: StepTally, records: list[SpanRecord]) -> None:
         if metrics:
             by_name = tally.metrics.setdefault(path, {})
             for name, value in metrics.items():
-                by_name.setdefault(name, Histogram()).record(int(value * 1e6))  # ms -> ns units
+                if math.isfinite(value):  # a histogram holds numbers; tokens/0 s is not one
+                    by_name.setdefault(name, Histogram()).record(int(value * 1e6))  # ms -> ns units
 
 
 def _window(tally: StepTally, index: int) -> list[Any]:
