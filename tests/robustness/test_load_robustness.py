@@ -340,7 +340,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("locust") is None, reason="needs ragperf[load]")
-def test_locust_ignores_user_settings_and_survives_a_blocking_setup(
+def test_locust_ignores_user_settings_survives_a_blocking_setup_and_stops_on_a_signal(
     make_pipeline: Callable[..., Path], tmp_path: Path
 ) -> None:
     # GIVEN Locust settings of the user's (variables and a locust.conf beside the config) that would
@@ -348,18 +348,33 @@ def test_locust_ignores_user_settings_and_survives_a_blocking_setup(
     config = _pipeline(make_pipeline, block_s=4)
     (tmp_path / "locust.conf").write_text(f"csv = {tmp_path / 'leak'}\nmaster-port = 1\nrun-time = 1h\n")
     env = {**os.environ, "LOCUST_MASTER_BIND_PORT": str(_free_port()), "LOCUST_RUN_TIME": "2h"}
-    output = tmp_path / "locust.json"
-    # WHEN a 5 s Locust run starts (2 processes), as a user would
-    argv = [sys.executable, "-m", "ragperf", "load", str(config), "--engine", "locust", "--workers", "2"]
-    done = subprocess.run(
-        [*argv, "--duration", "5", "-o", str(output)], capture_output=True, text=True, timeout=180, env=env, check=False
-    )
-    # THEN it finishes, with both processes' final histograms and no setup time in the step
-    assert done.returncode == ExitCode.OK, done.stderr[-3000:]
-    assert "(2 final)" in done.stderr
+    argv = [sys.executable, "-m", "ragperf", "load", str(config), "--engine", "locust"]
+    output, stopped = tmp_path / "locust.json", tmp_path / "stopped.json"
+    # WHEN a 5 s run on 2 processes starts, as a user would, beside a 60 s one that gets SIGTERM
+    popen: dict[str, object] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, "env": env}
+    long_run = subprocess.Popen([*argv, "--workers", "1", "--duration", "60", "-o", str(stopped)], **popen)  # type: ignore[call-overload]
+    short_run = subprocess.Popen([*argv, "--workers", "2", "--duration", "5", "-o", str(output)], **popen)  # type: ignore[call-overload]
+    assert long_run.stderr is not None
+    for line in long_run.stderr:
+        if "All users spawned" in line:
+            break
+    time.sleep(1.0)
+    long_run.send_signal(signal.SIGTERM)
+    _, long_err = long_run.communicate(timeout=60)
+    _, short_err = short_run.communicate(timeout=180)
+    # THEN the short run finishes, with both processes' final histograms and no setup time in the step
+    assert short_run.returncode == ExitCode.OK, short_err[-3000:]
+    assert "(2 final)" in short_err
     run = load_run(output)
     assert run.complete
     assert run.load is not None
     assert 5.0 - 0.5 <= run.load.steps[0].duration_s < 5.0 + 4.0  # the run time, not setup plus run time
     # AND nothing of the user's settings applied
     assert not list(tmp_path.glob("leak*"))
+    # AND the signalled run ended its test as the run time would, wrote what it measured, and exits 143
+    assert long_run.returncode == 143, long_err[-3000:]
+    assert "(1 final)" in long_err
+    interrupted = load_run(stopped)
+    assert not interrupted.complete
+    assert interrupted.incomplete_reason is not None
+    assert interrupted.incomplete_reason.startswith("stopped after")

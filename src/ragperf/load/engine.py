@@ -105,6 +105,17 @@ class LoadSession:
         self.signum: int | None = None
 
     def __enter__(self) -> LoadSession:
+        try:
+            self._start()
+        except BaseException:
+            self.close()  # the workers already started must not outlive a failed start
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self) -> None:
         self._logs_dir.mkdir(parents=True, exist_ok=True)
         for spec in self._specs:
             spec_path = self._logs_dir / f"worker{spec.index}.spec.json"
@@ -123,10 +134,6 @@ class LoadSession:
                     start_new_session=True,
                 )
             )
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def stop(self, signum: int, count: int) -> None:
         """A stop signal (called from the handler): the first lets queries in flight finish, a second kills."""

@@ -104,9 +104,8 @@ def execute_load(request: LoadRequest, progress: LoadProgress) -> LoadOutcome:
             if not steps:
                 raise
             failure = exc
-        except KeyboardInterrupt:  # a stop signal during the set-up: nothing was measured
-            if not steps:
-                raise
+        except KeyboardInterrupt:  # a stop signal during the set-up: nothing measured, said below
+            pass
         stopped = latch.interrupted()
         if not steps:
             if stopped is not None:
