@@ -290,17 +290,18 @@ def test_second_signal_kills_at_once_and_still_writes(make_pipeline: Callable[..
 
 
 def test_workers_die_with_a_killed_parent(make_pipeline: Callable[..., Path], tmp_path: Path) -> None:
-    # GIVEN a long load test with its workers set up
-    config = _pipeline(make_pipeline)
+    # GIVEN a load test whose workers are stuck in a setup that would hold them a minute
+    config = _pipeline(make_pipeline, block_s=60)
     output = tmp_path / "orphan.json"
     proc = _load(config, output, "--qps", "10", "--duration", "600", "--workers", "2", *CONSTANT)
-    _wait_for(lambda: _set_up(output, 2))
+    logs = output.with_suffix(".workers")
+    _wait_for(lambda: (logs / "worker1.log").exists() and len(_children(proc.pid)) == 2)
     children = _children(proc.pid)
-    assert len(children) == 2
+    time.sleep(1.0)  # into the setup
     # WHEN the parent is killed outright (no chance to clean up)
     proc.kill()
     proc.communicate(timeout=30)
-    # THEN its workers die with it
+    # THEN its workers die with it, setup or not
     _wait_for(lambda: not any(_alive(pid) for pid in children), timeout=10)
 
 
@@ -344,31 +345,40 @@ def test_locust_ignores_user_settings_survives_a_blocking_setup_and_stops_on_a_s
     make_pipeline: Callable[..., Path], tmp_path: Path
 ) -> None:
     # GIVEN Locust settings of the user's (variables and a locust.conf beside the config) that would
-    # move the master's port, lengthen the run and write CSV files, and a setup holding its thread 4 s
-    config = _pipeline(make_pipeline, block_s=4)
+    # move the master's port, lengthen the run and write CSV files, and a setup holding its thread
+    # 5 s (a master counts a worker missing after 3 s without a heartbeat)
+    config = _pipeline(make_pipeline, block_s=5)
     (tmp_path / "locust.conf").write_text(f"csv = {tmp_path / 'leak'}\nmaster-port = 1\nrun-time = 1h\n")
     env = {**os.environ, "LOCUST_MASTER_BIND_PORT": str(_free_port()), "LOCUST_RUN_TIME": "2h"}
     argv = [sys.executable, "-m", "ragperf", "load", str(config), "--engine", "locust"]
     output, stopped = tmp_path / "locust.json", tmp_path / "stopped.json"
     # WHEN a 5 s run on 2 processes starts, as a user would, beside a 60 s one that gets SIGTERM
-    popen: dict[str, object] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, "env": env}
-    long_run = subprocess.Popen([*argv, "--workers", "1", "--duration", "60", "-o", str(stopped)], **popen)  # type: ignore[call-overload]
-    short_run = subprocess.Popen([*argv, "--workers", "2", "--duration", "5", "-o", str(output)], **popen)  # type: ignore[call-overload]
-    assert long_run.stderr is not None
-    for line in long_run.stderr:
-        if "All users spawned" in line:
-            break
-    time.sleep(1.0)
-    long_run.send_signal(signal.SIGTERM)
-    _, long_err = long_run.communicate(timeout=60)
-    _, short_err = short_run.communicate(timeout=180)
+    long_log = tmp_path / "long.log"
+    with long_log.open("w") as log:
+        long_run = subprocess.Popen(
+            [*argv, "--workers", "1", "--duration", "60", "-o", str(stopped)], stdout=log, stderr=log, env=env
+        )
+    short_run = subprocess.Popen(
+        [*argv, "--workers", "2", "--duration", "5", "-o", str(output)], stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        _wait_for(lambda: "All users spawned" in _text(long_log), timeout=120)
+        time.sleep(1.0)
+        long_run.send_signal(signal.SIGTERM)
+        long_run.wait(timeout=60)
+        _, short_err = short_run.communicate(timeout=180)
+    finally:  # a hang must fail this test, not outlive it
+        for proc in (long_run, short_run):
+            proc.kill()
+            proc.wait()
+    long_err = _text(long_log)
     # THEN the short run finishes, with both processes' final histograms and no setup time in the step
     assert short_run.returncode == ExitCode.OK, short_err[-3000:]
     assert "(2 final)" in short_err
     run = load_run(output)
     assert run.complete
     assert run.load is not None
-    assert 5.0 - 0.5 <= run.load.steps[0].duration_s < 5.0 + 4.0  # the run time, not setup plus run time
+    assert 5.0 - 0.5 <= run.load.steps[0].duration_s < 5.0 + 5.0  # the run time, not setup plus run time
     # AND nothing of the user's settings applied
     assert not list(tmp_path.glob("leak*"))
     # AND the signalled run ended its test as the run time would, wrote what it measured, and exits 143

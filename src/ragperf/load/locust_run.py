@@ -28,11 +28,12 @@ from ragperf.errors import BackendUnavailable, ExitCode, PipelineFailed, Ragperf
 from ragperf.interrupts import Interrupted, SignalLatch
 from ragperf.load.logtail import tail_of_log
 
-__all__ = ["ISOLATED", "PREPARE", "STOP_SIGNAL", "locust_commands", "run_locust"]
+__all__ = ["ISOLATED", "PARENT", "PREPARE", "STOP_SIGNAL", "locust_commands", "run_locust"]
 
 # What the Locust processes are told through their environment (read by locust_user and locustfile):
 ISOLATED = "RAGPERF_LOCUST_ISOLATED"  # ragperf's command line is the whole configuration
 PREPARE = "RAGPERF_LOCUST_PREPARE"  # set the pipeline up while importing the locustfile
+PARENT = "RAGPERF_LOCUST_PARENT"  # the ragperf process: Locust processes die with it
 STOP_SIGNAL = signal.SIGUSR1  # asks an isolated master to end the test now, as its run time would
 
 USERS_PER_PROCESS = 4
@@ -69,7 +70,8 @@ def locust_commands(
 
 def _environment(config: Path, warmup: int) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("LOCUST_")}
-    env.update({ISOLATED: "1", "RAGPERF_CONFIG": str(config.resolve()), "RAGPERF_WARMUP": str(warmup)})
+    env.update({ISOLATED: "1", PARENT: str(os.getpid())})
+    env.update({"RAGPERF_CONFIG": str(config.resolve()), "RAGPERF_WARMUP": str(warmup)})
     return env
 
 

@@ -1,8 +1,9 @@
 """The locustfile `ragperf load --engine locust` runs: `locust -f <this file> --ragperf-config CONFIG`.
 
 Write your own by importing `RagperfUser` (and subclassing it to change its weight or pacing).
-Under `ragperf load --engine locust` each worker sets the pipeline up here, as it imports this
-file, so it reports ready to the master only once it can serve queries.
+Under `ragperf load --engine locust` each Locust process asks here to die with ragperf, and each
+worker sets the pipeline up as it imports this file, so it reports ready to the master only once
+it can serve queries.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import sys
 from pathlib import Path
 
 from ragperf.errors import RagperfError
-from ragperf.load.locust_run import PREPARE
+from ragperf.load.locust_run import PARENT, PREPARE
 from ragperf.load.locust_user import RagperfUser, prepare
+from ragperf.load.prctl import die_with_parent
 
 __all__ = ["RagperfUser"]
 
+if PARENT in os.environ:
+    die_with_parent(int(os.environ[PARENT]))
 if os.environ.get(PREPARE) == "1":
     try:
         prepare(Path(os.environ["RAGPERF_CONFIG"]), int(os.environ.get("RAGPERF_WARMUP", "3")))
