@@ -80,7 +80,9 @@ def load(
     ] = None,
     qps: Annotated[
         float | None,
-        typer.Option("--qps", help="Offered rate (queries/s); --find-max starts here (default: from the warm-up)."),
+        typer.Option(
+            "--qps", help="Offered rate (queries/s, at most 1e9); --find-max starts here (default: from the warm-up)."
+        ),
     ] = None,
     duration: Annotated[
         float, typer.Option("--duration", help="Seconds per rate step (longer if needed for 50 arrivals).")
