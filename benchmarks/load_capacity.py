@@ -59,9 +59,8 @@ def ragperf_capacity(rates: list[float], duration: float, workers: int, folder: 
     (folder / "noop_stage.py").write_text(NOOP_MODULE, encoding="utf-8")
     config = Config.model_validate({"stages": [{"name": "noop", "call": "noop_stage:noop"}], "targets": {}})
     infos = stage_infos(config)
-    session = LoadSession(config, folder, (Query("q0", "q"),), workers, 10, folder / "logs")
     rows = []
-    try:
+    with LoadSession(config, folder, (Query("q0", "q"),), workers, 10, folder / "logs") as session:
         session.wait_ready()
         for index, rate in enumerate(rates):
             outcome = session.run_step(index, rate, duration, "constant", duration / 10, _Quiet())
@@ -85,8 +84,6 @@ def ragperf_capacity(rates: list[float], duration: float, workers: int, folder: 
                 f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)",
                 flush=True,
             )
-    finally:
-        session.close()
     return rows
 
 

@@ -21,6 +21,8 @@ from ragperf.schema import load_run
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from ragperf.schema.v1 import RunFile
+
 # Two stages that wait (as on I/O): 5 ms then 15 ms, so 2 workers serve at most ~100 qps.
 # The generation stage records its own time to first token, as a streaming client would.
 WAITS = """
@@ -83,46 +85,60 @@ def _load(config: Path, tmp_path: Path, rates: tuple[float, ...], duration: floa
     return execute_load(request, _Quiet())
 
 
-def test_below_capacity_rate_is_held_and_latency_is_the_service_time(make_pipeline, tmp_path):
+def test_below_capacity_rate_is_held_and_latency_is_the_service_time(make_pipeline, tmp_path, busy):
     # GIVEN a 20 ms pipeline on 2 workers (capacity ~100 qps)
     config = make_pipeline(WAITS, STAGES)
+
     # WHEN offered 40 qps for 4 s
-    outcome = _load(config, tmp_path, (40.0,), 4.0)
-    run = load_run(outcome.path)
+    def measure() -> RunFile:
+        return load_run(_load(config, tmp_path, (40.0,), 4.0).path)
+
+    def check(run: RunFile, slack: float) -> None:
+        assert run.load is not None
+        step = run.load.steps[0]
+        # THEN the achieved rate is within 5% of the offered (more on a busy machine), with no errors
+        # and nothing left unserved
+        assert step.achieved_qps == pytest.approx(40.0, rel=0.05 * slack)
+        assert step.errors == 0
+        assert step.unserved == 0
+        assert step.sustained
+        # AND the latency (from the intended start) stays close to the service time: the median
+        # within 10%, the p95 within one arrival gap per worker (50 ms) of the service p95, since a
+        # stall on a shared machine can queue the next arrival behind it
+        assert step.service.p50 is not None
+        assert step.service.p95 is not None
+        assert step.latency.p50 is not None
+        assert step.latency.p95 is not None
+        assert step.latency.p50 == pytest.approx(step.service.p50, rel=0.1 * slack)
+        assert step.latency.p95 <= step.service.p95 + 50.0 * slack
+        # AND the service time is the stages' time, each at least what it waits (5 ms, then 15 ms)
+        stages = {s.path: s for s in step.stages}
+        fetch, generate, io = stages["fetch"].p50, stages["generate"].p50, stages["fetch.io"].p50
+        assert fetch is not None
+        assert generate is not None
+        assert io is not None
+        assert step.service.p50 == pytest.approx(fetch + generate, rel=0.1 * slack)
+        assert 5.0 <= io <= fetch <= io * (1 + 0.2 * slack)  # the marked span is the stage's own time
+        assert generate >= 15.0
+        # AND every stage and the generation's TTFT were measured per query, the TTFT inside generate
+        assert stages["fetch"].n == stages["generate"].n == stages["fetch.io"].n == step.completed
+        assert step.ttft is not None
+        assert step.ttft.n == step.completed
+        assert step.ttft.p50 is not None
+        assert 3.0 <= step.ttft.p50 < generate
+
+    run = busy.retry(measure, check)
+    # AND the run file's summary is built from the same histograms (report and diff read it)
     assert run.kind == "load"
     assert run.load is not None
-    step = run.load.steps[0]
-    # THEN the achieved rate is within 5% of the offered, with no errors and nothing left unserved
-    assert step.achieved_qps == pytest.approx(40.0, rel=0.05)
-    assert step.errors == 0
-    assert step.unserved == 0
-    assert step.sustained
-    # AND the latency (from the intended start) stays close to the service time: the median
-    # within 10%, the p95 within one arrival gap per worker (50 ms) of the service p95, since a
-    # stall on a shared machine can queue the next arrival behind it
-    assert step.service.p50 is not None
-    assert step.service.p95 is not None
-    assert step.latency.p50 is not None
-    assert step.latency.p95 is not None
-    assert 20.0 <= step.service.p50 < 30.0
-    assert step.latency.p50 == pytest.approx(step.service.p50, rel=0.1)
-    assert step.latency.p95 <= step.service.p95 + 50.0
-    # AND every stage and the generation's TTFT were measured per query
-    stages = {s.path: s for s in step.stages}
-    assert stages["fetch"].n == stages["generate"].n == stages["fetch.io"].n == step.completed
-    assert stages["fetch"].p50 == pytest.approx(5.0, abs=2.0)
-    assert step.ttft is not None
-    assert step.ttft.n == step.completed
-    assert step.ttft.p50 == pytest.approx(3.0, abs=2.0)
-    # AND the run file's summary is built from the same histograms (report and diff read it)
-    assert run.summary.total.n == step.completed
+    assert run.summary.total.n == run.load.steps[0].completed
     assert run.queries == ()
     verdicts = {v.name: v.verdict for v in run.load.verdicts}
     assert verdicts["sustained_qps"] == "PASS"  # 40 qps held, target 30
 
 
 def test_above_capacity_latency_grows_and_the_rate_is_not_sustained(make_pipeline, tmp_path):
-    # GIVEN the same pipeline, offered 160 qps: well over its ~100 qps capacity
+    # GIVEN the same pipeline, offered 160 qps: well over its ~100 qps capacity (a busy machine only lowers it)
     config = make_pipeline(WAITS, STAGES)
     outcome = _load(config, tmp_path, (160.0,), 3.0)
     run = load_run(outcome.path)
@@ -142,26 +158,37 @@ def test_above_capacity_latency_grows_and_the_rate_is_not_sustained(make_pipelin
     assert step.latency.p95 > 5 * step.service.p95
 
 
-def test_lanes_keep_many_queries_in_flight_and_spans_apart(make_pipeline, tmp_path):
+def test_lanes_keep_many_queries_in_flight_and_spans_apart(make_pipeline, tmp_path, busy):
     # GIVEN the 20 ms pipeline on 2 workers with 3 lanes each (capacity ~300 qps)
     config = make_pipeline(WAITS, STAGES)
+
     # WHEN offered 150 qps, more than one query at a time per worker could serve
-    outcome = _load(config, tmp_path, (150.0,), 3.0, concurrency=3)
-    run = load_run(outcome.path)
+    def measure() -> RunFile:
+        return load_run(_load(config, tmp_path, (150.0,), 3.0, concurrency=3).path)
+
+    def check(run: RunFile, slack: float) -> None:
+        assert run.load is not None
+        step = run.load.steps[0]
+        # THEN the rate is held (within 5%, more on a busy machine)
+        assert step.achieved_qps == pytest.approx(150.0, rel=0.05 * slack)
+        assert step.sustained
+
+    run = busy.retry(measure, check)
     assert run.load is not None
     assert run.load.concurrency == 3
     step = run.load.steps[0]
-    # THEN the rate is held
-    assert step.achieved_qps == pytest.approx(150.0, rel=0.05)
-    assert step.sustained
-    # AND each lane's marked spans landed in its own queries: one "fetch.io" per query, ~5 ms each
+    # AND each lane's marked spans landed in its own queries: one "fetch.io" per query, each the
+    # stage's own time (a span mixed into another lane's query would count twice, or not at all)
     stages = {s.path: s for s in step.stages}
     assert stages["fetch.io"].n == stages["fetch"].n == step.completed
-    assert stages["fetch.io"].p50 == pytest.approx(5.0, abs=2.0)
+    io, fetch = stages["fetch.io"].p50, stages["fetch"].p50
+    assert io is not None
+    assert fetch is not None
+    assert 5.0 <= io <= fetch
 
 
 @pytest.mark.slow
-def test_cli_find_max_reports_the_highest_rate_and_verdicts(make_pipeline, tmp_path):
+def test_cli_find_max_reports_the_highest_rate_and_verdicts(make_pipeline, tmp_path, busy):
     # GIVEN the 20 ms pipeline (2 workers: capacity ~100 qps, p95 target 80 ms)
     config = make_pipeline(WAITS, STAGES)
     output = tmp_path / "fm.json"
@@ -175,9 +202,9 @@ def test_cli_find_max_reports_the_highest_rate_and_verdicts(make_pipeline, tmp_p
     run = load_run(output)
     assert run.load is not None
     report = run.load
-    # THEN the highest rate that held is below capacity, and at least half of it
+    # THEN the highest rate that held is below capacity, and at least half of it (less on a busy machine)
     assert report.max_rate_qps is not None
-    assert 50 <= report.max_rate_qps <= 105
+    assert 50 / busy.slack() <= report.max_rate_qps <= 105
     # AND a rate above it failed, and the terminal report says which rate was not sustained
     assert any(not s.holds_targets and s.offered_qps > report.max_rate_qps for s in report.steps)
     assert "was not sustained" in done.stdout
@@ -199,9 +226,11 @@ def test_ctrl_c_stops_cleanly_and_keeps_what_was_measured(make_pipeline, tmp_pat
     )  # fmt: skip
     # WHEN Ctrl-C reaches its process group a few seconds in (as the terminal sends it)
     logs = output.with_suffix(".workers")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (logs / "worker1.log").exists():
-        time.sleep(0.1)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not all(
+        (logs / f"worker{i}.log").exists() and "setup took" in (logs / f"worker{i}.log").read_text() for i in (0, 1)
+    ):
+        time.sleep(0.1)  # a busy machine can take seconds to import and set up
     time.sleep(3.0)
     os.killpg(process.pid, signal.SIGINT)
     out, _ = process.communicate(timeout=60)

@@ -18,6 +18,8 @@ from ragperf.schema import load_run
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from tests.conftest import Busy
+
 # Not imported here: importing locust monkey-patches the whole test process with gevent.
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("locust") is None, reason="needs ragperf[load]")
 
@@ -62,7 +64,9 @@ def _locust_counts(prefix: Path) -> dict[tuple[str, str], int]:
 
 
 @pytest.mark.slow
-def test_master_and_two_workers_merge_exact_histograms(make_pipeline: Callable[..., Path], tmp_path: Path) -> None:
+def test_master_and_two_workers_merge_exact_histograms(
+    make_pipeline: Callable[..., Path], tmp_path: Path, busy: Busy
+) -> None:
     # GIVEN a Locust master and two workers on 127.0.0.1, each running the pipeline in-process
     config = make_pipeline(WAITS, STAGES)
     output, prefix, port = tmp_path / "locust.json", tmp_path / "stats", _free_port()
@@ -97,9 +101,13 @@ def test_master_and_two_workers_merge_exact_histograms(make_pipeline: Callable[.
     assert stages["fetch"].n == counts[("stage", "fetch")] > 50
     assert stages["generate"].n == counts[("stage", "generate")]
     assert step.completed == counts[("query", "test")]
-    # AND the exact percentiles match the stage's real waits (Locust's own figures are rounded)
-    assert stages["fetch"].p50 == pytest.approx(4.1, abs=1.5)
-    assert stages["generate"].p50 == pytest.approx(10.1, abs=2.0)
+    # AND the exact percentiles match the stage's real waits, 4 and 10 ms, plus a wake-up's overshoot
+    # (Locust's own figures are rounded to whole milliseconds)
+    fetch, generate = stages["fetch"].p50, stages["generate"].p50
+    assert fetch is not None
+    assert generate is not None
+    assert 4.0 <= fetch <= 4.0 + 1.5 * busy.slack()
+    assert 10.0 <= generate <= 10.0 + 2.0 * busy.slack()
 
 
 @pytest.mark.slow

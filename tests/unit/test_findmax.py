@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ragperf.errors import ConfigError
 from ragperf.load.findmax import QUEUEING, first_rising, next_rate, parse_ramp, rate_verdicts
 from ragperf.schema.load import LoadStage, LoadStep
 
@@ -68,10 +69,16 @@ def test_rate_verdicts_pass_fail_and_untested():
 
 def test_parse_ramp():
     assert parse_ramp("10:40:10") == [10, 20, 30, 40]
-    with pytest.raises(ValueError, match="START:STOP:STEP"):
+    with pytest.raises(ConfigError, match="START:STOP:STEP"):
         parse_ramp("10-40")
-    with pytest.raises(ValueError, match="STEP > 0"):
+    with pytest.raises(ConfigError, match="STEP 0: need a rate above 0"):
         parse_ramp("10:40:0")
+    with pytest.raises(ConfigError, match="STOP inf: need a finite number"):
+        parse_ramp("1:inf:1")
+    with pytest.raises(ConfigError, match="START nan: need a finite number"):
+        parse_ramp("nan:2:1")
+    with pytest.raises(ConfigError, match="makes 100 steps; at most 16"):
+        parse_ramp("1:100:1")
 
 
 def test_search_goes_on_past_the_latency_limit_until_a_rate_is_not_sustained():

@@ -74,6 +74,13 @@ def diff_loads(
         )
     shift_threshold, gated = split_thresholds(threshold, metric_thresholds)
     pairs = _match(old_load.steps, new_load.steps)
+    # A fixed-rate file tried one rate: whether it held is in its step's figures, not a capacity measured.
+    fixed = "fixed" in (old_load.mode, new_load.mode)
+    if not pairs and fixed:  # no step to compare and no capacity either: a verdict would be empty
+        raise RunFileError(
+            f"the runs cannot be compared: no offered rate in common ({baseline_path} ran {_rates(old_load)}; "
+            f"{new_path} ran {_rates(new_load)}); run both at the same --qps or --ramp"
+        )
     parents = {info.path: info.parent for run in (new, baseline) for info in run.stages}
     paths = {index: _paths(old, now) for index, (old, now) in enumerate(pairs)}
     hists = {
@@ -105,8 +112,6 @@ def diff_loads(
         _step(old, now, [path_diff(index, path) for path, _ in paths[index]], tests, new_load.error_budget)
         for index, (old, now) in enumerate(pairs)
     )
-    # A fixed-rate file tried one rate: whether it held is in its step's figures, not a capacity measured.
-    fixed = "fixed" in (old_load.mode, new_load.mode)
     capacity = () if fixed else capacity_figures(old_load, new_load, shift_threshold)
     targets = rate_target_changes(old_load, new_load)
     regressions = [*_named(steps, "regression"), *(f.name for f in capacity if f.verdict == "regression")]
@@ -155,6 +160,10 @@ def _section(run: RunFile, path: Path) -> LoadReport:
 
 def _rate(step: LoadStep) -> float:
     return round(step.offered_qps, _RATE_DIGITS)
+
+
+def _rates(load: LoadReport) -> str:
+    return ", ".join(f"{rate:g}" for rate in sorted({_rate(step) for step in load.steps})) + " qps"
 
 
 def _match(old: tuple[LoadStep, ...], new: tuple[LoadStep, ...]) -> list[tuple[LoadStep, LoadStep]]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ragperf.analysis.verdicts import judge
+from ragperf.errors import ConfigError
+from ragperf.load.limits import MAX_STEPS, check_rate
 from ragperf.schema.load import RateVerdict
 
 if TYPE_CHECKING:
@@ -29,16 +31,19 @@ _PEAK_FACTOR = 1.5
 
 
 def parse_ramp(text: str) -> list[float]:
-    """`START:STOP:STEP` → the rates START, START+STEP, ... up to STOP."""
+    """`START:STOP:STEP` → the rates START, START+STEP, ... up to STOP (at most MAX_STEPS of them)."""
     try:
         start, stop, step = (float(part) for part in text.split(":"))
     except ValueError:
-        msg = f"--ramp '{text}': expected START:STOP:STEP in queries per second, e.g. --ramp 10:100:10"
-        raise ValueError(msg) from None
-    if start <= 0 or step <= 0 or stop < start:
-        msg = f"--ramp '{text}': need 0 < START <= STOP and STEP > 0"
-        raise ValueError(msg)
+        msg = f"--ramp '{text}': expected START:STOP:STEP in queries per second, e.g. --ramp 10:40:10"
+        raise ConfigError(msg) from None
+    for name, value in (("START", start), ("STOP", stop), ("STEP", step)):
+        check_rate(f"--ramp '{text}': {name}", value, "e.g. --ramp 10:40:10")
+    if stop < start:
+        raise ConfigError(f"--ramp '{text}': need 0 < START <= STOP and STEP > 0")
     count = int((stop - start) / step + 1e-9) + 1
+    if count > MAX_STEPS:
+        raise ConfigError(f"--ramp '{text}' makes {count} steps; at most {MAX_STEPS}: raise STEP")
     return [round(start + i * step, 6) for i in range(count)]
 
 

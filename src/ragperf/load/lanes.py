@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from ragperf.load.measure import run_step
+from ragperf.prctl import tight_timers
 from ragperf.spans import Recorder
 
 if TYPE_CHECKING:
@@ -86,17 +87,21 @@ def run_lanes(
     if lanes == 1:
         return [lane(0)]
     results: list[StepTally | None] = [None] * lanes
+    failures: list[BaseException] = []
 
     def thread(i: int) -> None:
-        from ragperf.load.worker import tight_timers
-
         tight_timers()  # timer slack is per thread
         lane_recorder.set(executors[i].recorder)
-        results[i] = lane(i)
+        try:
+            results[i] = lane(i)
+        except BaseException as exc:  # noqa: BLE001 - handed to the worker's main thread, which reports it
+            failures.append(exc)
 
     threads = [threading.Thread(target=thread, args=(i,), name=f"ragperf-lane-{i}") for i in range(lanes)]
     for each in threads:
         each.start()
     for each in threads:
         each.join()
+    if failures:
+        raise failures[0]
     return [tally for tally in results if tally is not None]

@@ -40,8 +40,11 @@ class LoadContext:
     concurrency: int = 1
 
 
-def build_load_file(context: LoadContext, steps: list[LoadStep], *, interrupted: bool) -> RunFile:
-    """The run file for these steps; its summary describes the highest rate that held (else the last step)."""
+def build_load_file(context: LoadContext, steps: list[LoadStep], *, incomplete: str | None) -> RunFile:
+    """The run file for these steps; its summary describes the highest rate that held (else the last step).
+
+    `incomplete` is why the test stopped before its last step ended (None when it ran to the end).
+    """
     config = context.config
     holding, peak, verdicts = rate_verdicts(steps, config.targets.sustained_qps, config.targets.peak_qps)
     stage, at = first_rising(steps)
@@ -59,7 +62,7 @@ def build_load_file(context: LoadContext, steps: list[LoadStep], *, interrupted:
         first_rising_stage=stage,
         first_rising_qps=at,
         verdicts=verdicts,
-        interrupted=interrupted,
+        interrupted=incomplete is not None,
     )
     chosen = next((s for s in steps if s.offered_qps == holding), steps[-1])
     seen = {stage.path for step in steps for stage in step.stages}
@@ -70,8 +73,8 @@ def build_load_file(context: LoadContext, steps: list[LoadStep], *, interrupted:
         kind="load",
         ragperf_version=ragperf.__version__,
         pipeline=config.pipeline.name,
-        complete=not interrupted,
-        incomplete_reason="interrupted" if interrupted else None,
+        complete=incomplete is None,
+        incomplete_reason=incomplete,
         environment=capture_environment(config_dir, context.started_at, context.load_start, packages),
         config=config.model_dump(mode="json"),
         config_file=str(context.config_path),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from time import perf_counter_ns
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ragperf.environment import load_average, now_iso
 from ragperf.load.loadfile import LoadContext, build_load_file
@@ -17,19 +17,21 @@ from ragperf.stages import stage_infos
 if TYPE_CHECKING:
     from locust.env import Environment
 
+    from ragperf.load.protocol import LaneTally
+
 __all__ = ["write_locust_file"]
 
 _WINDOW_S = 1.0
+_EARLY_S = 0.5  # a run that ends this much before its run time was stopped
 
 
-def _aligned(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _aligned(parts: list[LaneTally]) -> list[LaneTally]:
     """Re-key the wall-clock windows (whole seconds since the epoch) from the test's first second."""
-    keys = [int(k) for part in parts for k in part["windows"]]
-    first = min(keys, default=0)
-    return [{**part, "windows": {str(int(k) - first): w for k, w in part["windows"].items()}} for part in parts]
+    first = min((k for part in parts for k in part.windows), default=0)
+    return [part.model_copy(update={"windows": {k - first: w for k, w in part.windows.items()}}) for part in parts]
 
 
-def write_locust_file(environment: Environment, parts: list[dict[str, Any]], *, nodes: int, final: int) -> Path:
+def write_locust_file(environment: Environment, parts: list[LaneTally], *, nodes: int, final: int) -> Path:
     """Write the load file for a finished Locust run; return its path."""
     from ragperf.load.locust_user import _Process
 
@@ -39,8 +41,8 @@ def write_locust_file(environment: Environment, parts: list[dict[str, Any]], *, 
 
     config = load_config(config_path)
     started, stopped = _Process.test_started_ns, _Process.test_stopped_ns or perf_counter_ns()
-    duration = (stopped - started) / 1e9 if started else max(int(p["elapsed_ns"]) for p in parts) / 1e9
-    completed = sum(int(p["completed"]) for p in parts)
+    duration = (stopped - started) / 1e9 if started else max(p.elapsed_ns for p in parts) / 1e9
+    completed = sum(p.completed for p in parts)
     users = int(getattr(options, "num_users", 0) or 0)
     per_user = float(getattr(options, "ragperf_qps", 0.0) or 0.0)
     # Closed loop: the offered rate is the pacing asked for, else what the users achieved.
@@ -49,7 +51,9 @@ def write_locust_file(environment: Environment, parts: list[dict[str, Any]], *, 
     parts = _aligned(parts)
     if users and per_user:
         # Arrivals asked for (the pacing) rather than queries run, so a rate not reached shows as such.
-        parts[0] = {**parts[0], "offered": int(parts[0]["offered"]) + max(0, round(rate * duration) - completed)}
+        parts[0] = parts[0].model_copy(
+            update={"offered": parts[0].offered + max(0, round(rate * duration) - completed)}
+        )
     step = merge_step(
         parts,
         step=0,
@@ -74,7 +78,11 @@ def write_locust_file(environment: Environment, parts: list[dict[str, Any]], *, 
         started_at=now_iso(),
         load_start=load_average(),
     )
-    run = build_load_file(context, [step], interrupted=final < nodes)
+    reasons = [f"{nodes - final} of {nodes} Locust processes sent no final histograms"] if final < nodes else []
+    asked = float(getattr(options, "run_time", 0) or 0)
+    if asked and duration < asked - _EARLY_S:  # stopped (Ctrl-C, a signal) before its run time
+        reasons.append(f"stopped after {duration:.1f} s of {asked:g} s")
+    run = build_load_file(context, [step], incomplete="; ".join(reasons) or None)
     given = getattr(options, "ragperf_output", "") or ""
     stamp = datetime.now().astimezone().strftime("%Y%m%d-%H%M%S")
     output = Path(given) if given else Path(".ragperf") / "runs" / f"{stamp}-{config.pipeline.name}-locust.json"

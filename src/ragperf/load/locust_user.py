@@ -15,7 +15,6 @@ the open-loop figures with queueing come from `ragperf load` with its own engine
 
 from __future__ import annotations
 
-import inspect
 import ipaddress
 import os
 import socket
@@ -31,8 +30,11 @@ from locust import User, constant, constant_throughput, events, task
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from ragperf import spans
+from ragperf.errors import ConfigError, PipelineFailed
 from ragperf.load.histogram import Histogram
+from ragperf.load.locust_run import ISOLATED, STOP_SIGNAL
 from ragperf.load.measure import StepTally, record_spans
+from ragperf.load.protocol import LaneTally
 from ragperf.pipeline import Executor, StageFailed, build_plan
 from ragperf.state import State
 
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
     from ragperf.pipeline import Plan
     from ragperf.queries import Query
 
-__all__ = ["RagperfUser"]
+__all__ = ["RagperfUser", "prepare"]
 
 MESSAGE = "ragperf_tally"
 _SNAPSHOT_S = 2.0
@@ -66,7 +68,7 @@ class _Process:
     started_ns = 0
     next_query = 0
     # On the master: the latest tally of each worker node, and which of them were final.
-    node_tallies: ClassVar[dict[str, dict[str, Any]]] = {}
+    node_tallies: ClassVar[dict[str, LaneTally]] = {}
     node_final: ClassVar[set[str]] = set()
     test_started_ns = 0
     test_stopped_ns = 0
@@ -82,6 +84,10 @@ def _loopback(host: str) -> bool:
 
 
 def _arguments(parser: Any) -> None:
+    if os.environ.get(ISOLATED) == "1":
+        # No locust.conf, ~/.locust.conf or [tool.locust] of the user's: they could set a port,
+        # a user count or a web UI the run does not expect (configargparse reads this list at parse time).
+        parser._default_config_files = []  # the attribute locust itself resets to skip them
     parser.add_argument("--ragperf-config", default=os.environ.get("RAGPERF_CONFIG", "ragperf.toml"))
     parser.add_argument("--ragperf-output", default=os.environ.get("RAGPERF_OUTPUT", ""))
     parser.add_argument("--ragperf-qps", type=float, default=float(os.environ.get("RAGPERF_USER_QPS", "0")))
@@ -103,13 +109,17 @@ def _init(environment: Environment, **_: Any) -> None:
         sys.exit(2)
     if isinstance(runner, MasterRunner):
         runner.register_message(MESSAGE, _on_tally)
+        if os.environ.get(ISOLATED) == "1":
+            # ragperf's stop: end the test as its run time would (workers send final tallies, then the
+            # file is written); Locust's own SIGINT/SIGTERM handling quits before those arrive.
+            gevent.signal_handler(STOP_SIGNAL, runner.quit)
     if isinstance(runner, WorkerRunner):
         gevent.spawn(_snapshots, environment)
 
 
 def _on_tally(msg: Any, **_: Any) -> None:
     data = msg.data
-    _Process.node_tallies[data["node"]] = data["tally"]
+    _Process.node_tallies[data["node"]] = LaneTally.model_validate(data["tally"])
     if data["final"]:
         _Process.node_final.add(data["node"])
 
@@ -123,13 +133,14 @@ def _snapshots(environment: Environment) -> None:
 def _send(environment: Environment, *, final: bool) -> None:
     runner = environment.runner
     if isinstance(runner, WorkerRunner) and _Process.tally.completed:
-        runner.send_message(MESSAGE, {"node": runner.client_id, "final": final, "tally": _tally_dict()})
+        tally = _tally().model_dump(mode="json")
+        runner.send_message(MESSAGE, {"node": runner.client_id, "final": final, "tally": tally})
 
 
-def _tally_dict() -> dict[str, Any]:
+def _tally() -> LaneTally:
     tally = _Process.tally
     tally.elapsed_ns = perf_counter_ns() - _Process.started_ns if _Process.started_ns else 0
-    return tally.to_dict()
+    return tally.record()
 
 
 def _test_start(**_: Any) -> None:
@@ -146,7 +157,7 @@ def _quitting(environment: Environment, **_: Any) -> None:
     if isinstance(runner, WorkerRunner):
         return
     if isinstance(runner, LocalRunner):
-        parts = [_tally_dict()] if _Process.tally.completed else []
+        parts = [_tally()] if _Process.tally.completed else []
         nodes, final = 1, 1
     else:
         parts = list(_Process.node_tallies.values())
@@ -161,32 +172,42 @@ def _quitting(environment: Environment, **_: Any) -> None:
 
 
 def _ensure_pipeline(environment: Environment) -> None:
-    """Import, set up and warm the pipeline once per process (the first user does it)."""
+    """Set the pipeline up for this process unless `prepare` already did (the first user does it)."""
+    options = environment.parsed_options
+    path = Path(options.ragperf_config if options is not None else "ragperf.toml")
+    prepare(path, options.ragperf_warmup if options is not None else 3)
+
+
+def prepare(config_path: Path, warmup: int) -> None:
+    """Import, set up and warm the pipeline once per process.
+
+    `ragperf load --engine locust` calls this as each worker imports the locustfile, before the
+    worker tells the master it is ready: a setup run inside a user would hold up the process's
+    event loop, so the master would miss its heartbeats and count the setup as test time.
+    """
     with _Process.lock:
         if _Process.plan is not None:
             return
         from ragperf.config import load_config
         from ragperf.queries import load_queries, locate_queries
 
-        options = environment.parsed_options
-        path = Path(options.ragperf_config if options is not None else "ragperf.toml").resolve()
+        path = config_path.resolve()
         config = load_config(path)
         sys.path.insert(0, str(path.parent))
         plan = build_plan(config)
         if config.pipeline.queries is None:
-            raise SystemExit("ragperf: error: set pipeline.queries in the config")
+            raise ConfigError("set pipeline.queries in the config")
         queries = load_queries(locate_queries(config.pipeline.queries, path.parent))
         recorder = spans.Recorder()
         spans.install(recorder)
         executor = Executor(plan, recorder)
-        ctx = None
-        if plan.setup is not None:
-            takes_options = bool(inspect.signature(plan.setup).parameters)
-            ctx = executor.call(plan.setup, *((config.pipeline.options,) if takes_options else ()))
-        warmup = options.ragperf_warmup if options is not None else 3
+        ctx = executor.setup(config.pipeline.options)
         for i in range(warmup):
             item = queries[i % len(queries)]
-            executor.run_query(State(item.text, ctx, {}, item.id, dict(item.meta)))
+            try:
+                executor.run_query(State(item.text, ctx, {}, item.id, dict(item.meta)))
+            except StageFailed as failed:
+                raise PipelineFailed(f"warm-up query {i} failed: {failed}; fix the stage, or pass --warmup 0") from None
         recorder.drain()
         _Process.config, _Process.config_path, _Process.queries = config, path, queries
         _Process.ctx, _Process.started_ns = ctx, perf_counter_ns()
@@ -212,8 +233,10 @@ class RagperfUser(User):
         self._executor = Executor(_Process.plan, self._recorder)
 
     def on_stop(self) -> None:
-        """Release this user's executor."""
-        self._executor.close()
+        """Release this user's executor (none when the test stopped before this user started)."""
+        executor: Executor | None = getattr(self, "_executor", None)
+        if executor is not None:
+            executor.close()
 
     @task
     def query(self) -> None:

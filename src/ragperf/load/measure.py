@@ -8,6 +8,7 @@ generator's own precision, apart from queueing. Nothing crosses a process bounda
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from time import perf_counter_ns
@@ -15,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from ragperf.load.arrivals import intended_starts
 from ragperf.load.histogram import Histogram
+from ragperf.load.protocol import LaneTally, WindowTally
+from ragperf.load.protocol import histogram_data as _data
 from ragperf.pipeline import StageFailed
 from ragperf.state import State
 
@@ -34,7 +37,7 @@ _SPIN_NS = 100_000  # the last stretch before an intended start is spun, not sle
 
 @dataclass
 class StepTally:
-    """What one worker measured in one step; serialised once, at the end of the step."""
+    """What one lane measured in one step; turned into a `LaneTally` record once, at the end of the step."""
 
     offered: int = 0
     started: int = 0
@@ -73,26 +76,29 @@ class StepTally:
             self.good += 1
         return True
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON-ready form sent to the parent."""
-        return {
-            "offered": self.offered,
-            "started": self.started,
-            "completed": self.completed,
-            "completed_in_time": self.completed_in_time,
-            "errors": self.errors,
-            "good": self.good,
-            "unserved": self.unserved,
-            "interrupted": self.interrupted,
-            "elapsed_ns": self.elapsed_ns,
-            "latency": self.latency.to_dict(),
-            "service": self.service.to_dict(),
-            "schedule": self.schedule.to_dict(),
-            "stages": {path: h.to_dict() for path, h in self.stages.items()},
-            "stage_errors": self.stage_errors,
-            "metrics": {p: {k: h.to_dict() for k, h in m.items()} for p, m in self.metrics.items()},
-            "windows": {str(i): [w[0], w[1], w[2], w[3].to_dict()] for i, w in self.windows.items()},
-        }
+    def record(self) -> LaneTally:
+        """The typed form sent to the parent (and, in the Locust engine, to the master)."""
+        return LaneTally(
+            offered=self.offered,
+            started=self.started,
+            completed=self.completed,
+            completed_in_time=self.completed_in_time,
+            errors=self.errors,
+            good=self.good,
+            unserved=self.unserved,
+            interrupted=self.interrupted,
+            elapsed_ns=self.elapsed_ns,
+            latency=_data(self.latency),
+            service=_data(self.service),
+            schedule=_data(self.schedule),
+            stages={path: _data(h) for path, h in self.stages.items()},
+            stage_errors=dict(self.stage_errors),
+            metrics={p: {k: _data(h) for k, h in m.items()} for p, m in self.metrics.items()},
+            windows={
+                i: WindowTally(offered=w[0], completed=w[1], errors=w[2], latency=_data(w[3]))
+                for i, w in self.windows.items()
+            },
+        )
 
 
 def record_spans(tally: StepTally, records: list[SpanRecord]) -> None:
@@ -108,7 +114,8 @@ def record_spans(tally: StepTally, records: list[SpanRecord]) -> None:
         if metrics:
             by_name = tally.metrics.setdefault(path, {})
             for name, value in metrics.items():
-                by_name.setdefault(name, Histogram()).record(int(value * 1e6))  # ms -> ns units
+                if math.isfinite(value):  # a histogram holds numbers; tokens/0 s is not one
+                    by_name.setdefault(name, Histogram()).record(int(value * 1e6))  # ms -> ns units
 
 
 def _window(tally: StepTally, index: int) -> list[Any]:
@@ -175,7 +182,7 @@ def run_step(
             recent = []
             next_progress = end + progress_ns
     # Arrivals never started (overload past the drain limit, or a stop) are counted, not hidden.
-    tally.unserved = tally.offered - tally.started + sum(1 for _ in starts)
+    tally.unserved = tally.offered - tally.started + starts.left()
     tally.offered = tally.started + tally.unserved
     tally.elapsed_ns = max(0, perf_counter_ns() - t0)
     return tally

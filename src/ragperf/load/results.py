@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ragperf.analysis.verdicts import judge
 from ragperf.load.histogram import Histogram
-from ragperf.schema.load import HistogramData, LoadMetric, LoadStage, LoadStep, LoadWindow
+from ragperf.load.protocol import histogram, histogram_data
+from ragperf.schema.load import LoadMetric, LoadStage, LoadStep, LoadWindow
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ragperf.load.protocol import LaneTally
     from ragperf.schema.v1 import StageInfo
 
 __all__ = ["SUSTAINED_FRACTION", "merge_step"]
@@ -48,16 +53,8 @@ def _metric(hist: Histogram) -> LoadMetric:
     )
 
 
-def _data(hist: Histogram) -> HistogramData:
-    return HistogramData.model_validate(hist.to_dict())
-
-
-def _merged(parts: list[dict[str, Any]], key: str) -> Histogram:
-    return Histogram.merged(Histogram.from_dict(part[key]) for part in parts)
-
-
 def merge_step(
-    parts: list[dict[str, Any]],
+    parts: Sequence[LaneTally],
     *,
     step: int,
     rate: float,
@@ -67,22 +64,26 @@ def merge_step(
     p95_target_ms: float | None,
     error_budget: float,
 ) -> LoadStep:
-    """One step's figures from every worker's tally (the `result` lines they sent)."""
-    total = {key: sum(int(part[key]) for part in parts) for key in ("offered", "completed", "errors", "good")}
-    in_time = sum(int(part["completed_in_time"]) for part in parts)
-    unserved = sum(int(part["unserved"]) for part in parts)
-    latency, service, schedule = (_merged(parts, key) for key in ("latency", "service", "schedule"))
+    """One step's figures from every lane's tally (the `Result` records the workers sent)."""
+    offered = sum(part.offered for part in parts)
+    completed = sum(part.completed for part in parts)
+    errors = sum(part.errors for part in parts)
+    in_time = sum(part.completed_in_time for part in parts)
+    unserved = sum(part.unserved for part in parts)
+    latency = Histogram.merged(histogram(part.latency) for part in parts)
+    service = Histogram.merged(histogram(part.service) for part in parts)
+    schedule = Histogram.merged(histogram(part.schedule) for part in parts)
     stage_hists: dict[str, Histogram] = {}
     stage_errors: dict[str, int] = {}
     metric_hists: dict[str, dict[str, Histogram]] = {}
     for part in parts:
-        for path, data in part["stages"].items():
-            stage_hists.setdefault(path, Histogram()).merge(Histogram.from_dict(data))
-        for path, n in part["stage_errors"].items():
-            stage_errors[path] = stage_errors.get(path, 0) + int(n)
-        for path, by_name in part["metrics"].items():
+        for path, data in part.stages.items():
+            stage_hists.setdefault(path, Histogram()).merge(histogram(data))
+        for path, n in part.stage_errors.items():
+            stage_errors[path] = stage_errors.get(path, 0) + n
+        for path, by_name in part.metrics.items():
             for name, data in by_name.items():
-                metric_hists.setdefault(path, {}).setdefault(name, Histogram()).merge(Histogram.from_dict(data))
+                metric_hists.setdefault(path, {}).setdefault(name, Histogram()).merge(histogram(data))
     targets = {info.path: info.target_ms for info in infos}
     order = _order([info.path for info in infos], set(stage_hists))
     stages = tuple(
@@ -95,7 +96,7 @@ def merge_step(
     generation = [info.path for info in infos if info.kind == "generation" and info.parent is None]
     ttft = next((_metric(metric_hists[p][_TTFT]) for p in generation if _TTFT in metric_hists.get(p, {})), None)
     windows = _windows(parts, window_s)
-    error_rate = total["errors"] / total["completed"] if total["completed"] else 0.0
+    error_rate = errors / completed if completed else 0.0
     head, tail = _thirds(parts, window_s, duration_s)
     service_p95 = service.quantile(0.95) or 0.0
     # A queue that keeps growing is a rate above capacity, even while completions keep pace.
@@ -103,36 +104,37 @@ def merge_step(
     # A query arriving in the step's last service time cannot finish inside it even far below
     # capacity, so "in time" is judged against the arrivals that could have finished.
     service_p50 = (service.quantile(0.5) or 0.0) / 1e9
-    could_finish = total["offered"] * max(0.0, 1 - service_p50 / duration_s)
+    could_finish = offered * max(0.0, 1 - service_p50 / duration_s)
     sustained = (
-        total["offered"] > 0
+        offered > 0
         and in_time >= SUSTAINED_FRACTION * could_finish
-        and total["completed"] >= SUSTAINED_FRACTION * total["offered"]
+        and completed >= SUSTAINED_FRACTION * offered
         and error_rate <= error_budget
         and not growing
     )
     p95 = _ms(latency.quantile(0.95))
     holds = sustained and (p95_target_ms is None or (p95 is not None and p95 <= p95_target_ms))
-    histograms = {"latency": _data(latency), "service": _data(service), "schedule": _data(schedule)}
-    histograms.update({f"stage:{path}": _data(h) for path, h in stage_hists.items()})
+    histograms = {"latency": histogram_data(latency), "service": histogram_data(service)}
+    histograms["schedule"] = histogram_data(schedule)
+    histograms.update({f"stage:{path}": histogram_data(h) for path, h in stage_hists.items()})
     return LoadStep(
         step=step,
         offered_qps=rate,
         duration_s=duration_s,
-        elapsed_s=max((int(part["elapsed_ns"]) for part in parts), default=0) / 1e9,
-        offered=total["offered"],
-        completed=total["completed"],
+        elapsed_s=max((part.elapsed_ns for part in parts), default=0) / 1e9,
+        offered=offered,
+        completed=completed,
         completed_in_time=in_time,
-        errors=total["errors"],
+        errors=errors,
         unserved=unserved,
         achieved_qps=in_time / duration_s,
         error_rate=error_rate,
-        goodput_qps=total["good"] / duration_s,
+        goodput_qps=sum(part.good for part in parts) / duration_s,
         sustained=sustained,
         holds_targets=holds,
         latency_growth=None if head is None or tail is None or head <= 0 else tail / head,
-        latency=_stage("total", latency, total["errors"], p95_target_ms),
-        service=_stage("service", service, total["errors"], None),
+        latency=_stage("total", latency, errors, p95_target_ms),
+        service=_stage("service", service, errors, None),
         schedule_p50_ms=_ms(schedule.quantile(0.5)),
         schedule_p99_ms=_ms(schedule.quantile(0.99)),
         schedule_max_ms=_ms(float(schedule.max)) if schedule.count else None,
@@ -140,7 +142,7 @@ def merge_step(
         ttft=ttft,
         windows=windows,
         histograms=histograms,
-        interrupted=any(bool(part["interrupted"]) for part in parts),
+        interrupted=any(part.interrupted for part in parts),
     )
 
 
@@ -157,37 +159,45 @@ def _order(known: list[str], seen: set[str]) -> list[str]:
     return order + extra.get("", [])
 
 
-def _window_parts(parts: list[dict[str, Any]]) -> dict[int, list[Any]]:
-    merged: dict[int, list[Any]] = {}
+@dataclass
+class _Window:
+    offered: int = 0
+    completed: int = 0
+    errors: int = 0
+    latency: Histogram = field(default_factory=Histogram)
+
+
+def _window_parts(parts: Sequence[LaneTally]) -> dict[int, _Window]:
+    merged: dict[int, _Window] = {}
     for part in parts:
-        for key, (offered, done, errors, data) in part["windows"].items():
-            slot = merged.setdefault(int(key), [0, 0, 0, Histogram()])
-            slot[0] += offered
-            slot[1] += done
-            slot[2] += errors
-            slot[3].merge(Histogram.from_dict(data))
+        for index, window in part.windows.items():
+            slot = merged.setdefault(index, _Window())
+            slot.offered += window.offered
+            slot.completed += window.completed
+            slot.errors += window.errors
+            slot.latency.merge(histogram(window.latency))
     return merged
 
 
-def _windows(parts: list[dict[str, Any]], window_s: float) -> tuple[LoadWindow, ...]:
+def _windows(parts: Sequence[LaneTally], window_s: float) -> tuple[LoadWindow, ...]:
     return tuple(
         LoadWindow(
             t_s=index * window_s,
-            offered=offered,
-            completed=done,
-            errors=errors,
-            achieved_qps=done / window_s,
-            p50_ms=_ms(hist.quantile(0.5)),
-            p95_ms=_ms(hist.quantile(0.95)),
+            offered=w.offered,
+            completed=w.completed,
+            errors=w.errors,
+            achieved_qps=w.completed / window_s,
+            p50_ms=_ms(w.latency.quantile(0.5)),
+            p95_ms=_ms(w.latency.quantile(0.95)),
         )
-        for index, (offered, done, errors, hist) in sorted(_window_parts(parts).items())
+        for index, w in sorted(_window_parts(parts).items())
     )
 
 
-def _thirds(parts: list[dict[str, Any]], window_s: float, duration_s: float) -> tuple[float | None, float | None]:
+def _thirds(parts: Sequence[LaneTally], window_s: float, duration_s: float) -> tuple[float | None, float | None]:
     """p95 latency (ns) of queries finishing in the step's first third, and in its last third."""
     windows = _window_parts(parts)
     third = duration_s / 3
-    first = Histogram.merged(w[3] for i, w in windows.items() if (i + 1) * window_s <= third)
-    last = Histogram.merged(w[3] for i, w in windows.items() if 2 * third <= i * window_s < duration_s)
+    first = Histogram.merged(w.latency for i, w in windows.items() if (i + 1) * window_s <= third)
+    last = Histogram.merged(w.latency for i, w in windows.items() if 2 * third <= i * window_s < duration_s)
     return first.quantile(0.95), last.quantile(0.95)

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from ragperf.environment import load_average, now_iso
-from ragperf.errors import ExitCode, PipelineFailed, RagperfError
+from ragperf.errors import PipelineFailed, RagperfError
+from ragperf.interrupts import SignalLatch
 from ragperf.load.engine import LoadSession
 from ragperf.load.findmax import next_rate
+from ragperf.load.limits import MAX_STEPS
 from ragperf.load.loadfile import LoadContext, build_load_file
 from ragperf.load.results import merge_step
 from ragperf.queries import load_queries, locate_queries, query_set_digest
@@ -23,13 +25,14 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ragperf.config import Config
+    from ragperf.interrupts import Interrupted
     from ragperf.load.engine import LoadProgress
+    from ragperf.queries import Query
     from ragperf.schema.load import LoadStep
-    from ragperf.schema.v1 import RunFile
+    from ragperf.schema.v1 import RunFile, StageInfo
 
-__all__ = ["MAX_STEPS", "LoadOutcome", "LoadRequest", "execute_load"]
+__all__ = ["LoadOutcome", "LoadRequest", "execute_load"]
 
-MAX_STEPS = 16
 MIN_ARRIVALS = 50
 MAX_STRETCH_S = 120.0
 
@@ -54,11 +57,11 @@ class LoadRequest:
 
 @dataclass(frozen=True)
 class LoadOutcome:
-    """The load file written and the exit code it calls for."""
+    """The load file written, and what stopped the test early (to raise once the file is shown)."""
 
     run: RunFile
     path: Path
-    exit_code: ExitCode
+    stopped: PipelineFailed | Interrupted | None = None
 
 
 def _window_s(duration_s: float) -> float:
@@ -67,7 +70,12 @@ def _window_s(duration_s: float) -> float:
 
 
 def execute_load(request: LoadRequest, progress: LoadProgress) -> LoadOutcome:
-    """Run the load test and write the load file; raise RagperfError on user mistakes."""
+    """Run the load test and write the load file; raise RagperfError on user mistakes.
+
+    Every step measured is kept: a stop signal ends the test after the step under way (a second
+    one at once), a worker failing ends it where it is, and in both cases the file is written,
+    marked incomplete with the reason, before the outcome says how the test stopped.
+    """
     config = request.config
     config_dir = request.config_path.parent.resolve()
     if config.pipeline.queries is None:
@@ -86,66 +94,78 @@ def execute_load(request: LoadRequest, progress: LoadProgress) -> LoadOutcome:
         request.concurrency,
     )
     steps: list[LoadStep] = []
-    interrupted = False
-    try:
-        service_ms = session.wait_ready()
-        first = request.rates[0] if request.rates else _start_rate(request, service_ms)
-        rate: float | None = first
-        pending = list(request.rates[1:])
-        while rate is not None and len(steps) < MAX_STEPS:
-            duration = step_duration(request.duration_s, rate)
-            outcome = session.run_step(len(steps), rate, duration, request.arrival, _window_s(duration), progress)
-            if outcome.parts:
-                steps.append(
-                    merge_step(
-                        outcome.parts,
-                        step=len(steps),
-                        rate=rate,
-                        duration_s=duration,
-                        window_s=_window_s(duration),
-                        infos=infos,
-                        p95_target_ms=config.targets.p95_ms,
-                        error_budget=request.error_budget,
-                    )
+    failure: PipelineFailed | None = None
+    with SignalLatch(session.stop) as latch:
+        try:
+            with session:
+                _run_steps(request, session, steps, infos, progress)
+        except PipelineFailed as exc:
+            if not steps:
+                raise
+            failure = exc
+        except KeyboardInterrupt:  # a stop signal during the set-up: nothing measured, said below
+            pass
+        stopped = latch.interrupted()
+        if not steps:
+            if stopped is not None:
+                raise stopped
+            raise PipelineFailed("stopped before any load step finished; nothing was measured")
+        reason = None if failure is None and stopped is None else str(failure or f"interrupted ({stopped})")
+        run = build_load_file(_context(request, queries, started_at, load_start), steps, incomplete=reason)
+        save_run(run, request.output)
+    return LoadOutcome(run=run, path=request.output, stopped=failure or stopped)
+
+
+def _run_steps(
+    request: LoadRequest, session: LoadSession, steps: list[LoadStep], infos: list[StageInfo], progress: LoadProgress
+) -> None:
+    """Set the workers up and run one step per rate, appending each to `steps` as it ends."""
+    config = request.config
+    service_ms = session.wait_ready()
+    first = request.rates[0] if request.rates else _start_rate(request, service_ms)
+    rate: float | None = first
+    pending = list(request.rates[1:])
+    while rate is not None and len(steps) < MAX_STEPS and not session.signals:
+        duration = step_duration(request.duration_s, rate)
+        outcome = session.run_step(len(steps), rate, duration, request.arrival, _window_s(duration), progress)
+        if outcome.parts:
+            steps.append(
+                merge_step(
+                    outcome.parts,
+                    step=len(steps),
+                    rate=rate,
+                    duration_s=duration,
+                    window_s=_window_s(duration),
+                    infos=infos,
+                    p95_target_ms=config.targets.p95_ms,
+                    error_budget=request.error_budget,
                 )
-            if outcome.interrupted:
-                interrupted = True
-                break
-            rate = _next(request, steps, pending, first)
-    except KeyboardInterrupt:
-        # Ctrl-C outside a step (setting up, or between steps): keep the steps already measured.
-        interrupted = True
-    finally:
-        session.close()
-    if not steps:
-        error = PipelineFailed("stopped before any load step finished; nothing was measured")
-        if interrupted:
-            error.exit_code = ExitCode.INTERRUPTED
-        raise error
+            )
+        if outcome.interrupted:
+            return
+        rate = _next(request, steps, pending, first)
+
+
+def _context(
+    request: LoadRequest, queries: list[Query], started_at: str, load_start: tuple[float, float, float] | None
+) -> LoadContext:
     mode: Literal["fixed", "ramp", "find-max"] = (
         "find-max" if request.find_max else ("ramp" if len(request.rates) > 1 else "fixed")
     )
-    run = build_load_file(
-        LoadContext(
-            config=config,
-            config_path=request.config_path,
-            engine="ragperf",
-            mode=mode,
-            arrival=request.arrival,
-            workers=request.workers,
-            concurrency=request.concurrency,
-            warmup=request.warmup,
-            error_budget=request.error_budget,
-            queries_digest=query_set_digest(queries),
-            started_at=started_at,
-            load_start=load_start,
-        ),
-        steps,
-        interrupted=interrupted,
+    return LoadContext(
+        config=request.config,
+        config_path=request.config_path,
+        engine="ragperf",
+        mode=mode,
+        arrival=request.arrival,
+        workers=request.workers,
+        concurrency=request.concurrency,
+        warmup=request.warmup,
+        error_budget=request.error_budget,
+        queries_digest=query_set_digest(queries),
+        started_at=started_at,
+        load_start=load_start,
     )
-    save_run(run, request.output)
-    code = ExitCode.INTERRUPTED if interrupted else ExitCode.OK
-    return LoadOutcome(run=run, path=request.output, exit_code=code)
 
 
 def step_duration(duration_s: float, rate: float) -> float:

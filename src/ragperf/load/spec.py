@@ -25,6 +25,7 @@ class LoadWorkerSpec(BaseModel):
     workers: int = Field(ge=1)
     concurrency: int = Field(default=1, ge=1, description="lanes (queries in flight) per worker")
     seed: int = 0
+    parent_pid: int | None = Field(default=None, description="the worker dies with this process")
 
 
 class StepCommand(BaseModel):

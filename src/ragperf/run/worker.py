@@ -13,7 +13,6 @@ a second one aborts it.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import signal
@@ -29,6 +28,7 @@ from ragperf.backends.registry import load_backend
 from ragperf.errors import ExitCode, PipelineFailed, RagperfError
 from ragperf.interrupts import STOP_SIGNALS, Interrupted, signal_name
 from ragperf.pipeline import Executor, StageFailed, build_plan
+from ragperf.prctl import die_with_parent
 from ragperf.run.events import (
     End,
     Fatal,
@@ -56,7 +56,6 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 _TRACEBACK_LIMIT = 4000
-_PR_SET_PDEATHSIG = 1
 
 
 class _Stop:
@@ -94,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     spec = WorkerSpec.model_validate_json(Path(args[0]).read_text(encoding="utf-8"))
     stop = _Stop()
     stop.install()
-    if not _die_with_parent(spec.parent_pid):
+    # SIGTERM, not SIGKILL: the worker still writes its last line before it goes.
+    if not die_with_parent(spec.parent_pid, signal.SIGTERM):
         return 128 + signal.SIGTERM
     stream = Stream(Path(args[1]))
     try:
@@ -120,29 +120,6 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.flush()
         os._exit(code)
     return code
-
-
-def _die_with_parent(parent_pid: int) -> bool:
-    """Ask Linux for SIGTERM when the parent dies, so a killed `ragperf` leaves no worker running on.
-
-    False when the parent is already gone (it died before the request took effect)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        # Best effort: the parent also ends the worker's process group on every way out.
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    return os.getppid() == parent_pid or _alive(parent_pid)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # pragma: no cover - another user's process: alive
-        return True
-    return True
 
 
 def _stray_threads() -> list[threading.Thread]:

@@ -1,0 +1,55 @@
+"""Linux process controls the workers ask for: death with their parent, and (load) tight timer slack.
+
+Both are best effort and no-ops elsewhere: the parent also ends its workers' process groups on
+every exit path it lives to see, and the slack only sharpens a load worker's arrival schedule.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+__all__ = ["die_with_parent", "tight_timers"]
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_TIMERSLACK = 29
+
+
+def _prctl(option: int, value: int) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        return int(ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)) == 0
+    except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
+        return False
+
+
+def tight_timers() -> None:
+    """Ask Linux for 1 ns timer slack: sleeps then overshoot ~15 µs instead of ~65 µs (measured).
+
+    The slack is per thread: each lane thread calls this too.
+    """
+    _prctl(_PR_SET_TIMERSLACK, 1)
+
+
+def die_with_parent(parent_pid: int, signum: int = signal.SIGKILL) -> bool:
+    """Ask for `signum` when the parent dies (even by SIGKILL, when it has no chance to end us).
+
+    False when the parent already died before the request was made (it would never trigger);
+    the caller then leaves at once. A wrapping profiler between the two counts as alive.
+    """
+    _prctl(_PR_SET_PDEATHSIG, signum)
+    return os.getppid() == parent_pid or _alive(parent_pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - another user's process: alive
+        return True
+    return True
