@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ragperf.analysis.roadmap import ReportConfig
 from ragperf.errors import ConfigError
+from ragperf.report_rules import ReportConfig
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from ragperf.schema.v1 import Environment
+from ragperf.schema.run import Environment
 
 __all__ = ["capture_environment", "load_average", "now_iso"]
 

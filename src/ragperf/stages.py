@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ragperf.schema.v1 import StageInfo
+from ragperf.schema.run import StageInfo
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

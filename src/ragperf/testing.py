@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ragperf.backends.base import Backend, OptionSpec
-from ragperf.schema.v1 import OUTSIDE_STAGES
+from ragperf.schema.run import OUTSIDE_STAGES
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from ragperf.schema.v1 import Artifact, Hotspot, RunFile
+    from ragperf.schema.run import Artifact, Hotspot, RunFile
 
 __all__ = [
     "HOT_PIPELINE",

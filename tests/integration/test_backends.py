@@ -22,11 +22,11 @@ from ragperf.errors import BackendUnavailable, ConfigError, ExitCode
 from ragperf.outputs import artifacts_dir
 from ragperf.run.runner import RunRequest, execute
 from ragperf.schema import load_run
-from ragperf.schema.v1 import OUTSIDE_STAGES
+from ragperf.schema.run import OUTSIDE_STAGES
 from ragperf.testing import check_backend_class, check_backend_output
 
 if TYPE_CHECKING:
-    from ragperf.schema.v1 import Hotspot, RunFile
+    from ragperf.schema.run import Hotspot, RunFile
 
 HOT = Path(__file__).parent.parent / "data" / "pipelines" / "hot" / "hot.toml"
 MEASURED = 15

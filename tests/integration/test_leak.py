@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from ragperf.schema.v1 import RunFile
+    from ragperf.schema.run import RunFile
 
 MB = 1 << 20
 ITERATIONS = 30

@@ -21,7 +21,7 @@ from ragperf.schema import load_run
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ragperf.schema.v1 import RunFile
+    from ragperf.schema.run import RunFile
 
 # Two stages that wait (as on I/O): 5 ms then 15 ms, so 2 workers serve at most ~100 qps.
 # The generation stage records its own time to first token, as a streaming client would.
@@ -132,7 +132,7 @@ def test_below_capacity_rate_is_held_and_latency_is_the_service_time(make_pipeli
     assert run.kind == "load"
     assert run.load is not None
     assert run.summary.total.n == run.load.steps[0].completed
-    assert run.queries == ()
+    assert len(run.queries) == 0
     verdicts = {v.name: v.verdict for v in run.load.verdicts}
     assert verdicts["sustained_qps"] == "PASS"  # 40 qps held, target 30
 

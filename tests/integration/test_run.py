@@ -17,6 +17,7 @@ from ragperf.config import load_config
 from ragperf.errors import ExitCode
 from ragperf.outputs import artifacts_dir
 from ragperf.run.runner import RunRequest, execute
+from ragperf.run.stream import measured_in
 from ragperf.schema import load_run
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ def test_sync_stages_and_run_file_round_trip(make_pipeline, tmp_path):
     assert run.summary.bottlenecks[0].stage == "a"
     assert run.summary.bottlenecks[0].priority == "P0"
     assert load_run(output) == run
-    assert json.loads(output.read_text())["schema_version"] == 1
+    assert json.loads(output.read_text())["schema_version"] == 2
 
 
 def test_timing_accuracy(make_pipeline, tmp_path):
@@ -239,7 +240,7 @@ def _start_cli_run(config: Path, tmp_path: Path, measured: int) -> tuple[subproc
     stream = artifacts_dir(output) / "stream.jsonl"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if stream.exists() and stream.read_text().count('"type":"query"') >= 5:
+        if measured_in(stream) >= 5:
             break
         time.sleep(0.05)
     else:

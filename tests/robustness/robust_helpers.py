@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ragperf.outputs import artifacts_dir
+from ragperf.run.stream import measured_in
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -133,7 +134,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
 def measured(output: Path) -> int:
     """Queries the worker has streamed so far for the run file `output`."""
     stream = artifacts_dir(output) / "stream.jsonl"
-    return stream.read_text(encoding="utf-8").count('"type":"query"') if stream.exists() else 0
+    return measured_in(stream)
 
 
 def alive(pid: int) -> bool:

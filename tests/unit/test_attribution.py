@@ -16,7 +16,7 @@ from ragperf.backends.attribution import Frame, HotspotBuilder, is_blocking_call
 from ragperf.backends.pyinstrument import normalise_session
 from ragperf.backends.pyspy import normalise_speedscope
 from ragperf.backends.scalene import normalise_profile
-from ragperf.schema.v1 import OUTSIDE_STAGES, StageInfo
+from ragperf.schema.run import OUTSIDE_STAGES, StageInfo
 from ragperf.testing import check_backend_output
 
 DATA = Path(__file__).parent.parent / "data"

@@ -22,7 +22,8 @@ from ragperf.renderers.diff_markdown import render_diff_markdown
 from ragperf.renderers.diff_terminal import render_diff_terminal
 from ragperf.schema import load_run
 from ragperf.schema.diff import DiffReport
-from ragperf.schema.v1 import BackendInfo, Environment, Hotspot, QueryRecord, RunFile, StageInfo
+from ragperf.schema.queries import QueryTable
+from ragperf.schema.run import BackendInfo, Environment, Hotspot, QueryRecord, RunFile, StageInfo
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -70,7 +71,7 @@ def make_run(
     stages = tuple(
         StageInfo(path=p, parent=None, kind="other", call=f"m:{p}", target_ms=None, enabled=True) for p in samples
     )
-    queries = tuple(
+    queries = QueryTable.from_records(
         QueryRecord(
             index=i,
             id=str(i),

@@ -23,7 +23,8 @@ from ragperf.renderers.diff_markdown import render_diff_markdown
 from ragperf.renderers.diff_terminal import render_diff_terminal
 from ragperf.schema.diff import DiffReport
 from ragperf.schema.load import HistogramData, LoadReport, LoadStage, LoadStep
-from ragperf.schema.v1 import BackendInfo, Environment, RunFile, StageInfo
+from ragperf.schema.queries import QueryTable
+from ragperf.schema.run import BackendInfo, Environment, RunFile, StageInfo
 
 STAGES = {"embed": 8.0, "retrieve": 20.0, "generate": 60.0}
 Samples = dict[str, npt.NDArray[np.float64]]
@@ -170,7 +171,7 @@ def make_load(steps: list[LoadStep], *, mode: str = "ramp", targets: Targets | N
         "warmup": 2,
         "requested": sum(s.offered for s in steps),
         "stages": infos,
-        "queries": (),
+        "queries": QueryTable.empty(),
         "summary": summarise_step(steps[-1], infos, targets),
         "load": load,
     }

@@ -35,3 +35,13 @@ def test_the_interval_is_read_off_the_sample_and_brackets_its_percentile():
     assert low in values
     assert high in values
     assert percentile_ci(values[: MIN_FOR_CI - 1], 95) is None
+
+
+@pytest.mark.parametrize("n", [1, 2, 10, 101, 5000])
+def test_percentiles_of_a_sorted_sample_are_numpys(n):
+    values = np.sort(np.random.default_rng(n).exponential(size=n))
+    from ragperf.analysis.percentiles import sorted_percentiles
+
+    assert sorted_percentiles(values, (0, 50, 90, 95, 99, 100)) == pytest.approx(
+        list(np.percentile(values, [0, 50, 90, 95, 99, 100])), rel=1e-12
+    )

@@ -140,7 +140,7 @@ def test_html_data_is_what_the_run_holds():
     run = report.run
     assert run is not None
     data = template_data(report)
-    ok = [q for q in run.queries if q.error is None]
+    ok = [q for q in run.queries.records() if q.error is None]
     # THEN the waterfall has one column per successful query, its segments the enabled top-level stages
     assert data.waterfall_stages == ("intent", "retrieval", "rerank", "generation")
     assert [bar.id for bar in data.waterfall] == [q.id for q in ok]

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ragperf.analysis.roadmap import ReportConfig, Rule, build_roadmap, builtin_rules, priority_for
+from ragperf.analysis.roadmap import build_roadmap
 from ragperf.errors import ConfigError
+from ragperf.report_rules import ReportConfig, Rule, builtin_rules, priority_for
 from ragperf.schema import load_run
 
 RUNS = Path(__file__).parents[1] / "data" / "runs"
@@ -51,7 +52,7 @@ def test_affected_queries_count_bottlenecks_and_target_misses(rich):
     # GIVEN a run where generation is the largest stage and rerank and retrieval miss their targets
     roadmap = build_roadmap(rich)
     by_stage = {item.stage: item for item in roadmap.items}
-    ok = [q for q in rich.queries if q.error is None]
+    ok = [q for q in rich.queries.records() if q.error is None]
     for stage, item in by_stage.items():
         target = item.evidence.target_ms
         over = sum(1 for q in ok if target is not None and q.spans[stage] > target)

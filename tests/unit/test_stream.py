@@ -9,7 +9,7 @@ from ragperf.run.events import (
     LeakSites,
     MemoryReading,
     ProtocolError,
-    QueryDone,
+    QueryBatch,
     QueryFailure,
     Ready,
     SiteRecord,
@@ -56,14 +56,15 @@ def test_read_stream_keeps_what_precedes_a_line_that_is_no_event(tmp_path):
 @pytest.mark.parametrize(
     "event",
     [
-        QueryDone(
-            index=3,
-            id="q3",
-            query="what [/INST] is",
-            total_ms=1.25,
-            spans={"a": 1.0, "b.c": 0.25},
-            metrics={"b": {"ttft_ms": 2.0, "tokens_per_s": None}},
-            error=QueryFailure(stage="b", type="ValueError", message="bad", traceback="Traceback..."),
+        QueryBatch(
+            first=3,
+            n=1,
+            query="AAAAAA==",
+            total_ms="AAAAAAAA9D8=",
+            spans={"a": "AAAAAAAA8D8="},
+            metrics={"b": {"ttft_ms": "AAAAAAAA+H8="}},
+            failures=(QueryFailure(index=3, stage="b", type="ValueError", message="what [/INST] is", traceback="T"),),
+            last_ms=1.25,
         ),
         MemoryReading(
             index=0, id="q0", rss=10, heap=None, stages=(StageReading("a", 1, 2, None, None, 3),), probe_ns=7

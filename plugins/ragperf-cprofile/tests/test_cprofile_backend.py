@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from ragperf.backends.registry import available_backends
-from ragperf.schema.v1 import OUTSIDE_STAGES
+from ragperf.schema.run import OUTSIDE_STAGES
 from ragperf.testing import check_backend_class, check_backend_end_to_end
 
 from ragperf_cprofile.backend import CProfileBackend, attribute_stats

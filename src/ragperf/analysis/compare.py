@@ -158,8 +158,8 @@ def compare_stage(
 
 
 def compare_stages(
-    old: Mapping[str, Sequence[float]],
-    new: Mapping[str, Sequence[float]],
+    old: Mapping[str, Sequence[float] | FloatArray],
+    new: Mapping[str, Sequence[float] | FloatArray],
     *,
     threshold: float = DEFAULT_THRESHOLD,
     alpha: float = DEFAULT_ALPHA,
@@ -386,7 +386,7 @@ def _bootstrap_statistic(x: FloatArray, metric: str, n_boot: int, rng: np.random
 # --- input checking ------------------------------------------------------------------------------------
 
 
-def _durations(values: Sequence[float], name: str, side: str) -> FloatArray:
+def _durations(values: Sequence[float] | FloatArray, name: str, side: str) -> FloatArray:
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 1:
         raise ValueError(f"stage {name!r} ({side}): expected a flat sequence of durations")

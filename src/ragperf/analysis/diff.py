@@ -18,8 +18,11 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
+    import numpy as np
+    from numpy.typing import NDArray
+
     from ragperf.analysis.compare import StageComparison
-    from ragperf.schema.v1 import RunFile
+    from ragperf.schema.run import RunFile
 
 __all__ = ["diff_runs", "span_samples", "stage_diff", "uniform_shift"]
 
@@ -103,19 +106,17 @@ def diff_runs(
     )
 
 
-def span_samples(run: RunFile) -> dict[str, list[float]]:
+def span_samples(run: RunFile) -> dict[str, NDArray[np.float64]]:
     """Per span path (in config order, then "total"), the durations of the successful queries."""
-    ok = [q for q in run.queries if q.error is None]
-    samples: dict[str, list[float]] = {}
-    for info in run.stages:
-        if info.enabled:
-            samples[info.path] = [q.spans[info.path] for q in ok if info.path in q.spans]
+    table = run.queries
+    samples: dict[str, NDArray[np.float64]] = {
+        info.path: table.ok_span(info.path) for info in run.stages if info.enabled
+    }
     # Marked spans (ragperf.stage inside a stage) are not in `stages`: take them in order of appearance.
-    for query in ok:
-        for path in query.spans:
-            if path not in samples:
-                samples[path] = [q.spans[path] for q in ok if path in q.spans]
-    samples[TOTAL] = [q.total_ms for q in ok]
+    for path in table.paths:
+        if path not in samples:
+            samples[path] = table.ok_span(path)
+    samples[TOTAL] = table.total_ms.values[table.ok]
     return samples
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from ragperf.schema.diff import ComparabilityWarning, HotspotChange, TargetChange
 
 if TYPE_CHECKING:
-    from ragperf.schema.v1 import Environment, RunFile
+    from ragperf.schema.run import Environment, RunFile
 
 __all__ = ["JudgedStage", "comparability_warnings", "hotspot_changes", "stage_target_change", "target_changes"]
 

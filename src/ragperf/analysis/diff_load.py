@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from ragperf.analysis.compare import Verdict
     from ragperf.load.histogram import Histogram
     from ragperf.schema.load import LoadReport, LoadStep
-    from ragperf.schema.v1 import RunFile
+    from ragperf.schema.run import RunFile
 
     FloatArray = npt.NDArray[np.float64]
 

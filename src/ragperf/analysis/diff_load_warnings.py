@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
     from ragperf.schema.diff import StepDiff
     from ragperf.schema.load import LoadStep
-    from ragperf.schema.v1 import RunFile
+    from ragperf.schema.run import RunFile
 
 __all__ = ["load_warnings"]
 

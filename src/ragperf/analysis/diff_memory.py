@@ -8,7 +8,7 @@ from ragperf.schema.diff import MemoryChange
 
 if TYPE_CHECKING:
     from ragperf.schema.memory import LeakReport, MemoryReport, SlopeFit
-    from ragperf.schema.v1 import RunFile
+    from ragperf.schema.run import RunFile
 
 __all__ = ["memory_changes"]
 

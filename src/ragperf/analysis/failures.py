@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ragperf.schema.diff import FailureChange
 
 if TYPE_CHECKING:
-    from ragperf.schema.v1 import RunFile
+    from ragperf.schema.run import RunFile
 
 __all__ = ["FAILED_QUERIES", "failure_change", "more_failures_p"]
 

@@ -18,7 +18,14 @@ if TYPE_CHECKING:
 
     from numpy.typing import NDArray
 
-__all__ = ["MIN_FOR_CI", "order_statistic_ranks", "percentile", "percentile_ci"]
+__all__ = [
+    "MIN_FOR_CI",
+    "order_statistic_ranks",
+    "percentile",
+    "percentile_ci",
+    "sorted_percentile_ci",
+    "sorted_percentiles",
+]
 
 MIN_FOR_CI = 10
 _WINDOW_SIGMAS = 12.0  # binomial mass beyond 12 standard deviations is below 1e-30
@@ -27,6 +34,26 @@ _WINDOW_SIGMAS = 12.0  # binomial mass beyond 12 standard deviations is below 1e
 def percentile(values: Sequence[float] | NDArray[np.float64], q: float) -> float:
     """The q-th percentile (0-100), linear interpolation between order statistics."""
     return float(np.percentile(np.asarray(values, dtype=float), q))
+
+
+def sorted_percentiles(ordered: NDArray[np.float64], qs: Sequence[float]) -> list[float]:
+    """Percentiles of an already sorted sample, as `percentile` computes them (linear interpolation)."""
+    n = ordered.size
+    out = []
+    for q in qs:
+        position = (n - 1) * q / 100
+        low = int(position)
+        high = min(low + 1, n - 1)
+        out.append(float(ordered[low] + (ordered[high] - ordered[low]) * (position - low)))
+    return out
+
+
+def sorted_percentile_ci(ordered: NDArray[np.float64], q: float, *, level: float = 0.95) -> tuple[float, float] | None:
+    """`percentile_ci` of an already sorted sample: two lookups, no sort."""
+    if ordered.size < MIN_FOR_CI:
+        return None
+    lo, hi = order_statistic_ranks(ordered.size, q, level)
+    return float(ordered[lo]), float(ordered[hi])
 
 
 def order_statistic_ranks(n: int, q: float, level: float = 0.95) -> tuple[int, int]:

@@ -8,98 +8,28 @@ plus a config's own), matched by stage kind and by what the stage's hotspots sho
 
 from __future__ import annotations
 
-import importlib.resources
-import re
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+import numpy as np
+from pydantic import ValidationError
 
+from ragperf.analysis.bottlenecks import largest_stage
 from ragperf.errors import ConfigError
+from ragperf.report_rules import PLACEHOLDER, Priority, ReportConfig, Rule, builtin_rules, priority_for
 from ragperf.units import BYTES_PER_MB
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
 if TYPE_CHECKING:
-    from ragperf.schema.memory import LeakReport
-    from ragperf.schema.v1 import Hotspot, RunFile, StageSummary
+    from numpy.typing import NDArray
 
-__all__ = [
-    "PLACEHOLDERS",
-    "Character",
-    "Evidence",
-    "LeakItem",
-    "ReportConfig",
-    "Roadmap",
-    "RoadmapItem",
-    "Rule",
-    "build_roadmap",
-    "builtin_rules",
-    "priority_for",
-]
+    from ragperf.schema.memory import LeakReport
+    from ragperf.schema.run import Hotspot, RunFile, StageSummary
+
+__all__ = ["Character", "Evidence", "LeakItem", "Roadmap", "RoadmapItem", "build_roadmap", "report_config_from"]
 
 Character = Literal["io", "cpu", "alloc", "unknown"]
-Priority = Literal["P0", "P1", "P2"]
 _TOP_HOTSPOTS = 3
 _MIN_HOTSPOT_SHARE = 0.01  # below 1% of a stage a function explains nothing about it
-# What a rule's advice may name in braces, filled per stage; any other brace is the rule's own text.
-PLACEHOLDERS = ("stage", "kind", "top_function", "top_share", "slowest_branch")
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)\}")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Rule(_Model):
-    """One piece of advice and the stages it applies to."""
-
-    id: str
-    kinds: tuple[str, ...] = ("any",)
-    character: Literal["any", "io", "cpu", "alloc", "unknown"] = "any"
-    title: str
-    advice: str
-    effort: Literal["S", "M", "L"] = "M"
-    quick_win: bool = False
-    min_top_share: float = Field(default=0.0, ge=0, le=1, description="the top function's share must reach this")
-
-    @field_validator("advice")
-    @classmethod
-    def _known_placeholders(cls, advice: str) -> str:
-        unknown = [name for name in _PLACEHOLDER.findall(advice) if name not in PLACEHOLDERS]
-        if unknown:
-            valid = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
-            msg = f"unknown placeholder {{{unknown[0]}}}; the advice may use {valid}"
-            raise ValueError(msg)
-        return advice
-
-    def applies(self, kind: str, characters: frozenset[str], top_share: float = 0.0) -> bool:
-        """True when the rule fits a stage of this kind and character (and its top function's weight)."""
-        kind_ok = "any" in self.kinds or kind in self.kinds
-        character_ok = self.character == "any" or self.character in characters
-        return kind_ok and character_ok and top_share >= self.min_top_share
-
-
-class ReportConfig(_Model):
-    """The proposed `[report]` config table: priority thresholds, character thresholds, extra rules."""
-
-    p0_fraction: float = Field(default=0.20, gt=0, le=1, description="P0 above this share of queries")
-    p1_fraction: float = Field(default=0.10, gt=0, le=1, description="P1 from this share of queries")
-    io_wait_share: float = Field(default=0.5, gt=0, le=1, description="I/O-bound when waits are this share")
-    alloc_mb_per_query: float = Field(default=10.0, gt=0, description="allocation-heavy above this, per query")
-    builtin_rules: bool = Field(default=True, description="false: use only the rules given here")
-    rules: tuple[Rule, ...] = ()
-
-    @model_validator(mode="after")
-    def _ordered(self) -> ReportConfig:
-        if self.p1_fraction > self.p0_fraction:
-            msg = "p1_fraction must not exceed p0_fraction"
-            raise ValueError(msg)
-        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,19 +89,6 @@ class Roadmap:
     leak: LeakItem | None = None
 
 
-def priority_for(fraction: float, config: ReportConfig) -> Priority:
-    """The seed's priority for a share of queries, with configurable thresholds."""
-    if fraction > config.p0_fraction:
-        return "P0"
-    return "P1" if fraction >= config.p1_fraction else "P2"
-
-
-def builtin_rules() -> tuple[Rule, ...]:
-    """The rules shipped in ragperf/data/roadmap_rules.toml."""
-    text = importlib.resources.files("ragperf").joinpath("data/roadmap_rules.toml").read_text(encoding="utf-8")
-    return tuple(Rule.model_validate(rule) for rule in tomllib.loads(text)["rule"])
-
-
 def report_config_from(run: RunFile, override: ReportConfig | None = None) -> ReportConfig:
     """The run's `[report]` table (when its config has one), unless an explicit one is given."""
     if override is not None:
@@ -193,7 +110,12 @@ def build_roadmap(run: RunFile | None, config: ReportConfig | None = None, leak:
     config = report_config_from(run, config) if run is not None else config or ReportConfig()
     rules = (builtin_rules() if config.builtin_rules else ()) + config.rules
     stages = _top_level(run) if run is not None else []
-    items = [item for stage in stages if run is not None and (item := _item(run, stage, config, rules)) is not None]
+    largest = _largest(run) if run is not None else None
+    items = [
+        item
+        for stage in stages
+        if run is not None and largest is not None and (item := _item(run, stage, largest, config, rules)) is not None
+    ]
     order = {"P0": 0, "P1": 1, "P2": 2}
     items.sort(key=lambda i: (order[i.priority], -i.evidence.affected_queries, -(i.evidence.share or 0.0)))
     leak_item = _leak_item(leak, rules) if leak is not None else None
@@ -235,16 +157,31 @@ def _top_level(run: RunFile) -> list[StageSummary]:
     return [s for s in run.summary.stages if parents.get(s.path) is None and not s.skipped and s.n > 0]
 
 
-def _item(run: RunFile, stage: StageSummary, config: ReportConfig, rules: tuple[Rule, ...]) -> RoadmapItem | None:
-    ok = [q for q in run.queries if q.error is None]
-    if not ok:
+def _largest(run: RunFile) -> dict[str, NDArray[np.bool_]]:
+    """For each top-level stage, which successful queries it was the longest stage of (one pass, all stages)."""
+    top = [info.path for info in run.stages if info.parent is None]
+    winner = largest_stage(run.queries, top)
+    return {path: winner == i for i, path in enumerate(top)}
+
+
+def _item(
+    run: RunFile,
+    stage: StageSummary,
+    largest: dict[str, NDArray[np.bool_]],
+    config: ReportConfig,
+    rules: tuple[Rule, ...],
+) -> RoadmapItem | None:
+    table = run.queries
+    n_ok = int(table.ok.sum())
+    if not n_ok:
         return None
-    winners = {id(q) for q in ok if _largest(q.spans, run) == stage.path}
-    over = {id(q) for q in ok if stage.target_ms is not None and q.spans.get(stage.path, 0.0) > stage.target_ms}
-    affected = len(winners | over)
+    winners = largest.get(stage.path, np.zeros(n_ok, dtype=bool))
+    spans = table.span(stage.path)[table.ok]
+    over = (spans > stage.target_ms) if stage.target_ms is not None else np.zeros(n_ok, dtype=bool)
+    affected = int((winners | over).sum())
     if affected == 0:
         return None
-    evidence = _evidence(run, stage, config, len(winners), len(over), affected, affected / len(ok))
+    evidence = _evidence(run, stage, config, int(winners.sum()), int(over.sum()), affected, affected / n_ok)
     context = _placeholders(stage.path, stage.kind, evidence)
     top_share = evidence.hotspots[0].share if evidence.hotspots else 0.0
     advice = tuple(
@@ -253,11 +190,6 @@ def _item(run: RunFile, stage: StageSummary, config: ReportConfig, rules: tuple[
         if rule.applies(stage.kind, evidence.characters, top_share)
     )
     return RoadmapItem(stage.path, stage.kind, priority_for(evidence.fraction, config), evidence, advice)
-
-
-def _largest(spans: dict[str, float], run: RunFile) -> str | None:
-    top = [(spans[info.path], info.path) for info in run.stages if info.parent is None and info.path in spans]
-    return max(top)[1] if top else None
 
 
 def _evidence(
@@ -325,4 +257,4 @@ def _placeholders(stage: str, kind: str, evidence: Evidence) -> dict[str, str]:
 
 def _fill(template: str, context: dict[str, str]) -> str:
     # Plain substitution, never str.format: a rule's text is user input ('{"query": x}', '{stage.__class__}').
-    return _PLACEHOLDER.sub(lambda match: context.get(match.group(1), match.group(0)), template)
+    return PLACEHOLDER.sub(lambda match: context.get(match.group(1), match.group(0)), template)

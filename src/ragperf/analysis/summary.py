@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from ragperf.analysis.percentiles import percentile, percentile_ci
-from ragperf.analysis.roadmap import ReportConfig, priority_for
+import numpy as np
+
+from ragperf.analysis.bottlenecks import largest_stage
+from ragperf.analysis.percentiles import sorted_percentile_ci, sorted_percentiles
 from ragperf.analysis.verdicts import judge
-from ragperf.schema.v1 import Bottleneck, MetricSummary, RunSummary, StageSummary, TargetVerdict
+from ragperf.report_rules import ReportConfig, priority_for
+from ragperf.schema.run import Bottleneck, MetricSummary, RunSummary, StageSummary, TargetVerdict
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from numpy.typing import NDArray
+
     from ragperf.config import Targets
-    from ragperf.schema.v1 import QueryRecord, StageInfo
+    from ragperf.schema.queries import QueryTable
+    from ragperf.schema.run import StageInfo
 
 __all__ = ["TOTAL", "summarise"]
 
@@ -23,27 +28,33 @@ TOTAL = "total"
 
 
 def summarise(
-    queries: Sequence[QueryRecord], stages: Sequence[StageInfo], targets: Targets, report: ReportConfig | None = None
+    table: QueryTable, stages: Sequence[StageInfo], targets: Targets, report: ReportConfig | None = None
 ) -> RunSummary:
-    """Summarise the successful queries; count failures per stage; bottleneck priorities per `[report]`."""
+    """Summarise the successful queries; count failures per stage; bottleneck priorities per `[report]`.
+
+    One sort per span path and one pass for the bottlenecks: linear in the queries but for the sorts.
+    """
     report = report or ReportConfig()
-    ok = [q for q in queries if q.error is None]
-    totals = [q.total_ms for q in ok]
-    mean_total = statistics.fmean(totals) if totals else None
-    winners = Counter(_bottleneck(q, stages) for q in ok)
-    winners.pop(None, None)
-    failures = Counter(q.error.stage for q in queries if q.error is not None)
+    ok = table.ok
+    n_ok = int(ok.sum())
+    totals = table.total_ms.values[ok]
+    mean_total = float(totals.mean()) if totals.size else None
+    top = [s.path for s in stages if s.parent is None]
+    largest = largest_stage(table, top)
+    counts = np.bincount(largest[largest >= 0], minlength=len(top))
+    winners = {path: int(count) for path, count in zip(top, counts, strict=True) if count}
+    failures = Counter(f.error.stage for f in table.failures)
     summaries = tuple(
         _summarise_span(
             info.path,
             info.kind,
-            [q.spans[info.path] for q in ok if info.path in q.spans],
-            ok,
+            table.ok_span(info.path),
             mean_total,
             skipped=not info.enabled,
             bottlenecks=winners.get(info.path, 0),
             errors=failures.get(info.path, 0),
             target_ms=info.target_ms,
+            metrics=_metrics(table, info.path),
         )
         for info in stages
     )
@@ -51,21 +62,21 @@ def summarise(
         TOTAL,
         "pipeline",
         totals,
-        ok,
         mean_total,
         skipped=False,
         bottlenecks=0,
-        errors=len(queries) - len(ok),
+        errors=table.n - n_ok,
         target_ms=None,
+        metrics={},
     )
+    ranked = sorted(winners.items(), key=lambda item: -item[1])
     bottlenecks = tuple(
-        Bottleneck(stage=path, queries=count, fraction=count / len(ok), priority=priority_for(count / len(ok), report))
-        for path, count in winners.most_common()
-        if path is not None
+        Bottleneck(stage=path, queries=count, fraction=count / n_ok, priority=priority_for(count / n_ok, report))
+        for path, count in ranked
     )
     return RunSummary(
-        n_queries=len(queries),
-        n_failed=len(queries) - len(ok),
+        n_queries=table.n,
+        n_failed=table.n - n_ok,
         total=total,
         stages=summaries,
         bottlenecks=bottlenecks,
@@ -73,25 +84,19 @@ def summarise(
     )
 
 
-def _bottleneck(query: QueryRecord, stages: Sequence[StageInfo]) -> str | None:
-    """The top-level stage with the largest share of this query."""
-    top = [(query.spans[s.path], s.path) for s in stages if s.parent is None and s.path in query.spans]
-    return max(top)[1] if top else None
-
-
 def _summarise_span(
     path: str,
     kind: str,
-    values: list[float],
-    ok: Sequence[QueryRecord],
+    values: NDArray[np.float64],
     mean_total: float | None,
     *,
     skipped: bool,
     bottlenecks: int,
     errors: int,
     target_ms: float | None,
+    metrics: dict[str, MetricSummary],
 ) -> StageSummary:
-    if not values:
+    if not values.size:
         return StageSummary(
             path=path,
             kind=kind,
@@ -113,42 +118,42 @@ def _summarise_span(
             target_ms=target_ms,
             verdict="n/a",
         )
-    mean = statistics.fmean(values)
-    p95 = percentile(values, 95)
+    ordered = np.sort(values)
+    mean = float(ordered.mean())
+    p50, p90, p95, p99 = sorted_percentiles(ordered, (50, 90, 95, 99))
     return StageSummary(
         path=path,
         kind=kind,
         skipped=skipped,
-        n=len(values),
+        n=int(ordered.size),
         n_errors=errors,
         mean=mean,
-        stdev=statistics.stdev(values) if len(values) > 1 else 0.0,
-        min=min(values),
-        p50=percentile(values, 50),
-        p90=percentile(values, 90),
+        stdev=float(ordered.std(ddof=1)) if ordered.size > 1 else 0.0,
+        min=float(ordered[0]),
+        p50=p50,
+        p90=p90,
         p95=p95,
-        p99=percentile(values, 99),
-        max=max(values),
-        p95_ci=percentile_ci(values, 95),
-        p99_ci=percentile_ci(values, 99),
+        p99=p99,
+        max=float(ordered[-1]),
+        p95_ci=sorted_percentile_ci(ordered, 95),
+        p99_ci=sorted_percentile_ci(ordered, 99),
         share=mean / mean_total if mean_total else None,
         bottleneck_count=bottlenecks,
         target_ms=target_ms,
         verdict=judge(p95, target_ms),
-        metrics=_metrics(path, ok),
+        metrics=metrics,
     )
 
 
-def _metrics(path: str, ok: Sequence[QueryRecord]) -> dict[str, MetricSummary]:
-    series: dict[str, list[float]] = {}
-    for query in ok:
-        for name, value in query.metrics.get(path, {}).items():
-            if value is not None:  # a non-finite value the worker stored as null
-                series.setdefault(name, []).append(value)
-    return {
-        name: MetricSummary(n=len(v), mean=statistics.fmean(v), p50=percentile(v, 50), p95=percentile(v, 95))
-        for name, v in series.items()
-    }
+def _metrics(table: QueryTable, path: str) -> dict[str, MetricSummary]:
+    out = {}
+    for name in table.metrics.get(path, {}):
+        values = table.metric(path, name)
+        values = np.sort(values[table.ok & ~np.isnan(values)])  # NaN: absent, or not finite
+        if values.size:
+            p50, p95 = sorted_percentiles(values, (50, 95))
+            out[name] = MetricSummary(n=int(values.size), mean=float(values.mean()), p50=p50, p95=p95)
+    return out
 
 
 def _latency_targets(total: StageSummary, targets: Targets) -> tuple[TargetVerdict, ...]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from ragperf.schema.v1 import RunFile
+    from ragperf.schema.run import RunFile
 
 __all__ = ["Check", "Verdict", "checks", "judge", "overall", "worst"]
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from ragperf.schema.v1 import OUTSIDE_STAGES, Hotspot
+from ragperf.schema.run import OUTSIDE_STAGES, Hotspot
 from ragperf.trampoline import stage_of_filename
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-    from ragperf.schema.v1 import Artifact, Hotspot, StageInfo
+    from ragperf.schema.run import Artifact, Hotspot, StageInfo
 
 __all__ = ["Backend", "BackendOutput", "OptionSpec", "Placement", "missing_profile", "require_module", "shell_command"]
 

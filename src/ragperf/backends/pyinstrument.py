@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ragperf.backends.attribution import Frame, HotspotBuilder
 from ragperf.backends.base import Backend, BackendOutput, OptionSpec, missing_profile, require_module, shell_command
-from ragperf.schema.v1 import Artifact
+from ragperf.schema.run import Artifact
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-    from ragperf.schema.v1 import StageInfo
+    from ragperf.schema.run import StageInfo
 
 __all__ = ["PyinstrumentBackend", "normalise_session"]
 

@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ragperf.backends.attribution import Frame, HotspotBuilder, is_blocking_call, leaf_waits
 from ragperf.backends.base import Backend, BackendOutput, OptionSpec, missing_profile, shell_command
 from ragperf.errors import BackendUnavailable
-from ragperf.schema.v1 import Artifact
+from ragperf.schema.run import Artifact
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from ragperf.schema.v1 import StageInfo
+    from ragperf.schema.run import StageInfo
 
 __all__ = ["PySpyBackend", "check_ptrace", "normalise_speedscope", "pyspy_program"]
 

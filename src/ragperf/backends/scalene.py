@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ragperf.backends.attribution import Frame, HotspotBuilder, leaf_waits
 from ragperf.backends.base import Backend, BackendOutput, OptionSpec, missing_profile, require_module, shell_command
 from ragperf.errors import BackendUnavailable
-from ragperf.schema.v1 import Artifact
+from ragperf.schema.run import Artifact
 from ragperf.trampoline import STAGE_FILE_PREFIX
 from ragperf.units import BYTES_PER_MB
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-    from ragperf.schema.v1 import StageInfo
+    from ragperf.schema.run import StageInfo
 
 __all__ = ["ScaleneBackend", "normalise_memory", "normalise_profile"]
 

@@ -75,7 +75,7 @@ class PhasedProgress:
 
     def event(self, event: Event) -> None:
         """Advance the current phase on each worker event."""
-        from ragperf.run.events import QueryDone, Ready, Teardown, Warmup
+        from ragperf.run.events import QueryBatch, Ready, Teardown, Warmup
 
         if self._current is None:
             return
@@ -83,10 +83,10 @@ class PhasedProgress:
             self._progress.update(self._current, note=f"setup took {event.setup_ms / 1000:.1f} s")
         elif isinstance(event, Warmup):
             self._progress.update(self._current, advance=1, note="warm-up")
-        elif isinstance(event, QueryDone):
-            self._failed += event.error is not None
+        elif isinstance(event, QueryBatch):
+            self._failed += len(event.failures)
             failed = f", {self._failed} failed" if self._failed else ""
-            self._progress.update(self._current, advance=1, note=f"last {event.total_ms:.0f} ms{failed}")
+            self._progress.update(self._current, advance=event.n, note=f"last {event.last_ms:.0f} ms{failed}")
         elif isinstance(event, Teardown):
             self._progress.update(self._current, note="tearing down")
 

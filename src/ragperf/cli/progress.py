@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ragperf.run.events import QueryDone, Ready, Teardown, Warmup
+from ragperf.run.events import QueryBatch, Ready, Teardown, Warmup
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -69,13 +69,13 @@ class RunProgress:
             self._progress.update(self._warm, description="warm-up", note=f"setup took {event.setup_ms / 1000:.1f} s")
         elif isinstance(event, Warmup):
             self._progress.update(self._warm, description="warm-up", advance=1)
-        elif isinstance(event, QueryDone):
+        elif isinstance(event, QueryBatch):
             if not self._started:
                 self._started = True
                 self._progress.update(self._warm, total=self._warmup or 1, completed=self._warmup or 1)
                 self._progress.start_task(self._measured)
-            self._failed += event.error is not None
+            self._failed += len(event.failures)
             failed = f", {self._failed} failed" if self._failed else ""
-            self._progress.update(self._measured, advance=1, note=f"last {event.total_ms:.0f} ms{failed}")
+            self._progress.update(self._measured, advance=event.n, note=f"last {event.last_ms:.0f} ms{failed}")
         elif isinstance(event, Teardown):
             self._progress.update(self._measured, note="tearing down")

@@ -19,8 +19,8 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 if TYPE_CHECKING:
-    from ragperf.analysis.roadmap import ReportConfig
     from ragperf.renderers.base import Report
+    from ragperf.report_rules import ReportConfig
 
 __all__ = ["format_for", "load_report_config", "report", "write_report"]
 
@@ -97,7 +97,7 @@ def load_report_config(path: Path) -> ReportConfig:
     """The [report] table of a TOML file (a ragperf config or a rules file of its own)."""
     from pydantic import ValidationError
 
-    from ragperf.analysis.roadmap import ReportConfig
+    from ragperf.report_rules import ReportConfig
 
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -10,7 +10,8 @@ from ragperf.environment import capture_environment
 from ragperf.load.findmax import first_rising, rate_verdicts
 from ragperf.load.summary import summarise_step
 from ragperf.schema.load import LoadReport
-from ragperf.schema.v1 import BackendInfo, RunFile
+from ragperf.schema.queries import QueryTable
+from ragperf.schema.run import BackendInfo, RunFile
 from ragperf.stages import stage_infos
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def build_load_file(context: LoadContext, steps: list[LoadStep], *, incomplete: 
         warmup=context.warmup,
         requested=sum(step.offered for step in steps),
         stages=tuple(infos),
-        queries=(),
+        queries=QueryTable.empty(),
         summary=summarise_step(chosen, infos, config.targets),
         load=report,
     )

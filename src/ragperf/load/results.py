@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ragperf.load.protocol import LaneTally
-    from ragperf.schema.v1 import StageInfo
+    from ragperf.schema.run import StageInfo
 
 __all__ = ["SUSTAINED_FRACTION", "merge_step"]
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ragperf.load.engine import LoadProgress
     from ragperf.queries import Query
     from ragperf.schema.load import LoadStep
-    from ragperf.schema.v1 import RunFile, StageInfo
+    from ragperf.schema.run import RunFile, StageInfo
 
 __all__ = ["LoadOutcome", "LoadRequest", "execute_load"]
 

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 from ragperf.analysis.summary import TOTAL
 from ragperf.analysis.verdicts import judge
 from ragperf.load.histogram import Histogram
-from ragperf.schema.v1 import MetricSummary, RunSummary, StageSummary, TargetVerdict
+from ragperf.schema.run import MetricSummary, RunSummary, StageSummary, TargetVerdict
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ragperf.config import Targets
     from ragperf.schema.load import LoadStep
-    from ragperf.schema.v1 import StageInfo
+    from ragperf.schema.run import StageInfo
 
 __all__ = ["summarise_step"]
 

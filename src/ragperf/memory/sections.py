@@ -8,7 +8,7 @@ from ragperf.analysis.verdicts import judge
 from ragperf.memory.leak_report import build_leak_report
 from ragperf.memory.report import build_memory_report
 from ragperf.run.events import LeakSites, MemoryBaseline, MemoryReading
-from ragperf.schema.v1 import TargetVerdict
+from ragperf.schema.run import TargetVerdict
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ragperf.memory.settings import LeakSettings
     from ragperf.run.events import Event
     from ragperf.schema.memory import LeakReport, MemoryReport
-    from ragperf.schema.v1 import RunSummary
+    from ragperf.schema.run import RunSummary
 
 __all__ = ["memory_sections"]
 

@@ -15,7 +15,7 @@ import tracemalloc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ragperf.schema.v1 import OUTSIDE_STAGES as OUTSIDE
+from ragperf.schema.run import OUTSIDE_STAGES as OUTSIDE
 from ragperf.trampoline import stage_of_filename
 
 if TYPE_CHECKING:

@@ -10,9 +10,10 @@ from ragperf.errors import RunFileError
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ragperf.analysis.roadmap import ReportConfig, Roadmap
+    from ragperf.analysis.roadmap import Roadmap
+    from ragperf.report_rules import ReportConfig
     from ragperf.schema.memory import MemoryReport
-    from ragperf.schema.v1 import RunFile
+    from ragperf.schema.run import RunFile
 
 __all__ = ["Renderer", "Report", "assemble"]
 

@@ -20,7 +20,7 @@ from ragperf.renderers.sections import backend_label, executive_lines, headline,
 from ragperf.renderers.svg import PALETTE, PRIORITY_COLOURS, hbars, histogram_row, line_chart, stacked_bars
 
 if TYPE_CHECKING:
-    from ragperf.schema.v1 import RunFile
+    from ragperf.schema.run import RunFile
 
 __all__ = ["HtmlRenderer"]
 
@@ -150,8 +150,13 @@ def _waterfall(data: HtmlData) -> str:
     bars = [(q.id, q.spans) for q in data.waterfall]
     chart = stacked_bars(bars, data.waterfall_stages, "time per stage, one column per query")
     ordered = stacked_bars(bars, data.waterfall_stages, "queries sorted by total time", sort_by_total=True)
+    sampled = (
+        f" ({len(data.waterfall)} of {data.waterfall_of} queries, evenly spaced)"
+        if len(data.waterfall) < data.waterfall_of
+        else ""
+    )
     return (
-        f"<figure>{chart}<figcaption>Time per top-level stage, one column per query in the order run."
+        f"<figure>{chart}<figcaption>Time per top-level stage, one column per query in the order run{sampled}."
         f"</figcaption></figure><figure>{ordered}<figcaption>The same queries sorted by total: the slow tail "
         "and which stage makes it.</figcaption></figure>"
     )

@@ -9,13 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ragperf.analysis.roadmap import priority_for
+import numpy as np
+
+from ragperf.report_rules import priority_for
 
 if TYPE_CHECKING:
-    from ragperf.renderers.base import Report
-    from ragperf.schema.v1 import RunFile
+    from numpy.typing import NDArray
 
-__all__ = ["BottleneckBar", "HtmlData", "LatencyRow", "MemorySeries", "QueryBar", "template_data"]
+    from ragperf.renderers.base import Report
+    from ragperf.schema.run import RunFile
+
+__all__ = ["MAX_BARS", "BottleneckBar", "HtmlData", "LatencyRow", "MemorySeries", "QueryBar", "template_data"]
+
+MAX_BARS = 300  # per-query columns drawn; past this many queries, evenly spaced ones stand for the rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +30,7 @@ class LatencyRow:
 
     path: str
     depth: int
-    values: tuple[float, ...]
+    values: NDArray[np.float64]
     p50: float | None
     p95: float | None
     p99: float | None
@@ -67,6 +73,7 @@ class HtmlData:
     latency: tuple[LatencyRow, ...] = ()
     waterfall_stages: tuple[str, ...] = ()
     waterfall: tuple[QueryBar, ...] = ()
+    waterfall_of: int = 0  # the successful queries the waterfall's columns are drawn from
     bottlenecks: tuple[BottleneckBar, ...] = ()
     thresholds: tuple[tuple[str, float], ...] = ()
     artifacts: tuple[tuple[str, str, str | None], ...] = field(default_factory=tuple)
@@ -82,7 +89,6 @@ def template_data(report: Report) -> HtmlData:
     if run is None:
         return HtmlData(artifacts=artifacts, memory=memory, memory_x=memory_x)
     top = [info.path for info in run.stages if info.parent is None and info.enabled]
-    ok = [q for q in run.queries if q.error is None]
     config = report.roadmap.config if report.roadmap is not None else None
     bars = tuple(
         BottleneckBar(
@@ -96,7 +102,8 @@ def template_data(report: Report) -> HtmlData:
     return HtmlData(
         latency=_latency(run),
         waterfall_stages=tuple(top),
-        waterfall=tuple(QueryBar(q.id, q.total_ms, tuple(q.spans.get(p, 0.0) for p in top)) for q in ok),
+        waterfall=_waterfall(run, top),
+        waterfall_of=int(run.queries.ok.sum()),
         bottlenecks=bars,
         thresholds=thresholds,
         artifacts=artifacts,
@@ -105,19 +112,27 @@ def template_data(report: Report) -> HtmlData:
     )
 
 
+def _waterfall(run: RunFile, top: list[str]) -> tuple[QueryBar, ...]:
+    """One bar per successful query, or MAX_BARS of them evenly spaced in run order: a page stays small."""
+    table = run.queries
+    rows = np.flatnonzero(table.ok)
+    if rows.size > MAX_BARS:
+        rows = rows[np.linspace(0, rows.size - 1, MAX_BARS).round().astype(int)]
+    ids = table.ids()
+    spans = [np.nan_to_num(table.span(path)) for path in top]
+    totals = table.total_ms.values
+    return tuple(QueryBar(ids[i], float(totals[i]), tuple(float(column[i]) for column in spans)) for i in rows)
+
+
 def _latency(run: RunFile) -> tuple[LatencyRow, ...]:
-    ok = [q for q in run.queries if q.error is None]
+    table = run.queries
     # The pipeline total is judged by the pipeline's p95 target.
     total_target = next((t.target for t in run.summary.targets if t.name == "p95_ms"), None)
     rows = []
     for stage in (*run.summary.stages, run.summary.total):
         if stage.skipped or stage.n == 0:
             continue
-        values = (
-            tuple(q.total_ms for q in ok)
-            if stage.path == "total"
-            else tuple(q.spans[stage.path] for q in ok if stage.path in q.spans)
-        )
+        values = table.total_ms.values[table.ok] if stage.path == "total" else table.ok_span(stage.path)
         rows.append(
             LatencyRow(
                 path=stage.path,

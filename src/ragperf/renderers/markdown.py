@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ragperf.analysis.roadmap import priority_for
 from ragperf.renderers.base import Renderer, Report
 from ragperf.renderers.blocks import Block, load_blocks, memory_blocks
 from ragperf.renderers.format import fmt_amount, fmt_ms, fmt_pct
@@ -19,12 +18,14 @@ from ragperf.renderers.sections import (
     short_path,
     stage_label,
 )
+from ragperf.report_rules import priority_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from ragperf.analysis.roadmap import LeakItem, Roadmap, RoadmapItem, Rule
-    from ragperf.schema.v1 import RunFile, StageSummary
+    from ragperf.analysis.roadmap import LeakItem, Roadmap, RoadmapItem
+    from ragperf.report_rules import Rule
+    from ragperf.schema.run import RunFile, StageSummary
 
 __all__ = ["MarkdownRenderer"]
 

@@ -10,7 +10,7 @@ from ragperf.renderers.format import fmt_ms, fmt_pct
 if TYPE_CHECKING:
     from ragperf.analysis.roadmap import Evidence
     from ragperf.renderers.base import Report
-    from ragperf.schema.v1 import Hotspot, RunFile
+    from ragperf.schema.run import Hotspot, RunFile
 
 __all__ = [
     "PRIORITY_TITLES",

@@ -6,8 +6,12 @@ import math
 from html import escape
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from numpy.typing import NDArray
 
 __all__ = ["PALETTE", "PRIORITY_COLOURS", "hbars", "histogram_row", "line_chart", "stacked_bars"]
 
@@ -37,21 +41,23 @@ def _num(value: float) -> str:
 
 
 def histogram_row(
-    values: Sequence[float], marks: Sequence[tuple[str, float, str]], label: str, *, bins: int = 30
+    values: Sequence[float] | NDArray[np.float64],
+    marks: Sequence[tuple[str, float, str]],
+    label: str,
+    *,
+    bins: int = 30,
 ) -> str:
     """A small histogram of one stage's latencies with vertical marks (p50, p95, target)."""
     width, height, left, right, top, bottom = 560, 64, 8, 8, 6, 16
     # Scale to the data, not to the marks: a target far above every query would flatten the bars.
     # A few far outliers would do the same: past twice the 99th percentile they are counted in an
     # overflow note instead of stretching the axis.
-    ordered = sorted(values)
-    p99 = ordered[int(0.99 * (len(ordered) - 1))] if ordered else 1.0  # the order statistic below the max
-    top_value = nice_max(ordered[-1] if ordered and ordered[-1] <= 2 * p99 else p99 * 1.1)
-    overflow = sum(1 for v in values if v > top_value)
-    counts = [0] * bins
-    for v in values:
-        if v <= top_value:
-            counts[min(bins - 1, int(v / top_value * bins))] += 1
+    ordered = np.sort(np.asarray(values, dtype=float))
+    p99 = float(ordered[int(0.99 * (len(ordered) - 1))]) if ordered.size else 1.0  # the order statistic below the max
+    top_value = nice_max(float(ordered[-1]) if ordered.size and ordered[-1] <= 2 * p99 else p99 * 1.1)
+    overflow = int((ordered > top_value).sum())
+    inside = ordered[ordered <= top_value]
+    counts = np.bincount(np.minimum(bins - 1, (inside / top_value * bins).astype(int)), minlength=bins).tolist()
     peak = max(counts) or 1
     plot_w, plot_h = width - left - right, height - top - bottom
     bar_w = plot_w / bins
@@ -75,7 +81,7 @@ def histogram_row(
             f'stroke-dasharray="{"4 2" if name == "target" else "none"}"><title>{name} {_num(value)} ms</title></line>'
         )
     body.append(f'<text x="{left}" y="{height - 3}">0</text>')
-    axis_end = f"{_num(top_value)} ms" + (f" (+{overflow} beyond, max {_num(ordered[-1])})" if overflow else "")
+    axis_end = f"{_num(top_value)} ms" + (f" (+{overflow} beyond, max {_num(float(ordered[-1]))})" if overflow else "")
     body.append(f'<text x="{width - right}" y="{height - 3}" text-anchor="end">{axis_end}</text>')
     return _svg(width, height, body, f"latency distribution of {label}")
 

@@ -15,7 +15,7 @@ from ragperf.renderers.terminal_memory import render_memory
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ragperf.schema.v1 import Hotspot, RunFile, StageSummary
+    from ragperf.schema.run import Hotspot, RunFile, StageSummary
 
 __all__ = ["render_run"]
 
@@ -52,9 +52,9 @@ def render_run(run: RunFile, console: Console) -> None:
     if run.hotspots:
         console.print(_hotspot_table(run))
     render_memory(run, console)
-    failed = [(q.index, q.error) for q in run.queries if q.error is not None]
+    failed = run.queries.failures
     if failed:
-        index, first = failed[0]
+        index, first = failed[0].index, failed[0].error
         console.print(
             Text.assemble(
                 (f"{len(failed)} queries failed", "bold red"),

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ragperf.schema.memory import LeakReport, MemoryReport, SlopeFit
-    from ragperf.schema.v1 import RunFile
+    from ragperf.schema.run import RunFile
 
 __all__ = ["render_leak", "render_memory", "sparkline"]
 

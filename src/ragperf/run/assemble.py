@@ -17,8 +17,9 @@ from ragperf.errors import ExitCode, PipelineFailed, RagperfError
 from ragperf.interrupts import signal_name
 from ragperf.memory.sections import memory_sections
 from ragperf.queries import query_set_digest
-from ragperf.run.events import End, Fatal, Note, QueryDone, Ready, RunWarning, TeardownFailed
-from ragperf.schema.v1 import BackendInfo, QueryError, QueryRecord, RunFile
+from ragperf.run.events import End, Fatal, Note, QueryBatch, Ready, RunWarning, TeardownFailed
+from ragperf.run.table import TableBuilder
+from ragperf.schema.run import BackendInfo, RunFile
 from ragperf.stages import stage_infos
 
 if TYPE_CHECKING:
@@ -69,17 +70,21 @@ def build_run_file(context: RunContext, supervised: Supervised, *, pending_profi
         error = RagperfError(fatal.message)
         error.exit_code = ExitCode(fatal.exit_code)
         raise error
-    records = [_record(e) for e in events if isinstance(e, QueryDone)]
+    builder = TableBuilder()
+    for event in events:
+        if isinstance(event, QueryBatch):
+            builder.add(event)
+    table = builder.build(context.queries)
     end = next((e for e in reversed(events) if isinstance(e, End)), None)
     # A worker that ragperf stopped for a phase limit reports the SIGINT it got: that is no user's signal.
     worker_signal = end.signal if end is not None and supervised.timeout is None else None
     signum = supervised.signum or worker_signal
-    complete, reason = _completion(context, supervised, end, len(records))
-    if not records:
+    complete, reason = _completion(context, supervised, end, table.n)
+    if not table.n:
         raise _nothing_measured(context, events, supervised, signum, reason)
     config = context.config
-    infos = stage_infos(config, {path for record in records for path in record.spans})
-    summary = summarise(records, infos, config.targets, config.report)
+    infos = stage_infos(config, table.paths)
+    summary = summarise(table, infos, config.targets, config.report)
     memory, leak, summary = memory_sections(events, summary, config.targets, leak=context.leak, warmup=context.warmup)
     warnings = _warnings(events, supervised)
     backend, entry = context.backend, context.entry
@@ -107,7 +112,7 @@ def build_run_file(context: RunContext, supervised: Supervised, *, pending_profi
         warmup=context.warmup,
         requested=context.requested,
         stages=tuple(infos),
-        queries=tuple(records),
+        queries=table,
         summary=summary,
         memory=memory,
         leak=leak,
@@ -115,25 +120,11 @@ def build_run_file(context: RunContext, supervised: Supervised, *, pending_profi
     return run, _exit_code(run, signum, teardown_failed=_teardown_failed(events, supervised))
 
 
-def _record(event: QueryDone) -> QueryRecord:
-    error = event.error
-    return QueryRecord(
-        index=event.index,
-        id=event.id,
-        query=event.query,
-        total_ms=event.total_ms,
-        spans=event.spans,
-        metrics=event.metrics,
-        error=None
-        if error is None
-        else QueryError(stage=error.stage, type=error.type, message=error.message, traceback=error.traceback),
-    )
-
-
 def _completion(context: RunContext, supervised: Supervised, end: End | None, measured: int) -> tuple[bool, str | None]:
     of = f"after {measured} of {context.requested} queries"
     if supervised.timeout is not None and supervised.timeout_phase in _EARLY_PHASES:
-        return False, f"{supervised.timeout}; ragperf stopped the worker {of}"
+        # The query that hung is the one after the last the stream holds (a batch is flushed on the stop).
+        return False, f"{supervised.timeout_message(measured)}; ragperf stopped the worker {of}"
     if end is not None:
         return end.complete, end.reason
     if supervised.signum is not None:
@@ -161,7 +152,7 @@ def _warnings(events: Sequence[Event], supervised: Supervised) -> tuple[str, ...
     found = [e.text for e in events if isinstance(e, RunWarning)]
     found += [e.message for e in events if isinstance(e, TeardownFailed)]
     if supervised.timeout is not None and supervised.timeout_phase not in _EARLY_PHASES:
-        found.append(f"{supervised.timeout}; ragperf stopped the worker, every measured query is kept")
+        found.append(f"{supervised.timeout_message(0)}; ragperf stopped the worker, every measured query is kept")
     return tuple(dict.fromkeys(found))
 
 
@@ -174,7 +165,7 @@ def _nothing_measured(
         error.exit_code = ExitCode(128 + signum)
         return error
     if supervised.timeout is not None:
-        return PipelineFailed(f"{supervised.timeout}; nothing was measured (worker log: {context.log_path})")
+        return PipelineFailed(f"{supervised.timeout_message(0)}; nothing was measured (worker log: {context.log_path})")
     return PipelineFailed(f"the worker stopped before any query was measured: {reason}")
 
 

@@ -2,8 +2,8 @@
 
 The worker encodes these records into its stream file as they happen; the parent decodes each
 line once into the same records and never reads a dict by key. The order of a run:
-`Ready` (setup done), `Warmup` per warm-up query, `Measuring`, then per measured query a
-`QueryDone` (and, with memory on, a `MemoryReading`), then `Teardown`, and `End` last.
+`Ready` (setup done), `Warmup` per warm-up query, `Measuring`, then the measured queries in
+`QueryBatch`es (with memory on, a `MemoryReading` per query), then `Teardown`, and `End` last.
 `Note`, `RunWarning` and the memory records may come in between; `Fatal` replaces the rest when
 the worker cannot run at all.
 """
@@ -25,7 +25,7 @@ __all__ = [
     "MemoryReading",
     "Note",
     "ProtocolError",
-    "QueryDone",
+    "QueryBatch",
     "QueryFailure",
     "Ready",
     "RunWarning",
@@ -79,9 +79,10 @@ class Measuring(_Record):
 
 @dataclass(frozen=True, slots=True)
 class QueryFailure(_Record):
-    """Why a measured query failed: the stage that raised and the exception."""
+    """Why a measured query failed: its index, the stage that raised and the exception."""
 
     kind: ClassVar[str] = "query_failure"
+    index: int
     stage: str | None
     type: str
     message: str
@@ -89,23 +90,31 @@ class QueryFailure(_Record):
 
 
 @dataclass(frozen=True, slots=True)
-class QueryDone(_Record):
-    """One measured query: span durations (ms) by path, stage metrics, and its failure if any."""
+class QueryBatch(_Record):
+    """Measured queries `first` to `first + n - 1`, by column.
 
-    kind: ClassVar[str] = "query"
-    index: int
-    id: str
+    Each column is the base64 of little-endian values, one per query: `query` (int32, the
+    query's position in the spec's query set), `total_ms` and each span path's duration
+    (float64 ms, NaN where the span did not run), and each stage metric (NaN where absent).
+    The worker flushes a batch every 50 ms or 1024 queries, so a stream is a few lines a
+    second whatever the rate, and a SIGKILL loses at most the last 50 ms.
+    """
+
+    kind: ClassVar[str] = "queries"
+    first: int
+    n: int
     query: str
-    total_ms: float
-    spans: dict[str, float]
-    metrics: dict[str, dict[str, float | None]]
-    error: QueryFailure | None
+    total_ms: str
+    spans: dict[str, str]
+    metrics: dict[str, dict[str, str]]
+    failures: tuple[QueryFailure, ...]
+    last_ms: float  # the batch's last query total, for the progress display
 
     @classmethod
-    def parse(cls, data: dict[str, Any]) -> QueryDone:
-        """Nested failure becomes its record."""
-        error = data.pop("error", None)
-        return cls(**data, error=None if error is None else QueryFailure(**error))
+    def parse(cls, data: dict[str, Any]) -> QueryBatch:
+        """Nested failures become their records."""
+        failures = tuple(QueryFailure(**failure) for failure in data.pop("failures"))
+        return cls(**data, failures=failures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +245,7 @@ Event: TypeAlias = (
     Ready
     | Warmup
     | Measuring
-    | QueryDone
+    | QueryBatch
     | Note
     | RunWarning
     | MemoryBaseline
@@ -254,7 +263,7 @@ _KINDS: dict[str, type[_Record]] = {
         Ready,
         Warmup,
         Measuring,
-        QueryDone,
+        QueryBatch,
         Note,
         RunWarning,
         MemoryBaseline,

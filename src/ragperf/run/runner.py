@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from ragperf.memory.settings import LeakSettings
     from ragperf.run.events import Event
     from ragperf.run.supervisor import Progress
-    from ragperf.schema.v1 import RunFile
+    from ragperf.schema.run import RunFile
 
 __all__ = ["RunOutcome", "RunRequest", "execute"]
 

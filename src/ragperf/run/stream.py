@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ragperf.run.events import ProtocolError, decode, encode
+from ragperf.run.events import ProtocolError, QueryBatch, decode, encode
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from ragperf.run.events import Event
 
-__all__ = ["Stream", "StreamFollower", "read_stream"]
+__all__ = ["Stream", "StreamFollower", "measured_in", "read_stream"]
 
 
 class Stream:
@@ -56,6 +56,11 @@ def read_stream(path: Path) -> list[Event]:
     except FileNotFoundError:
         return []
     return _decode_lines(data[: data.rfind(b"\n") + 1])
+
+
+def measured_in(path: Path) -> int:
+    """How many measured queries a stream holds so far (a running worker's progress, seen from outside)."""
+    return sum(event.n for event in read_stream(path) if isinstance(event, QueryBatch))
 
 
 class StreamFollower:

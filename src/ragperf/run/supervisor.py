@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from ragperf.interrupts import SignalLatch
-from ragperf.run.events import End, Measuring, QueryDone, Ready, Teardown, Warmup
+from ragperf.run.events import End, Measuring, QueryBatch, Ready, Teardown, Warmup
 from ragperf.run.stream import StreamFollower
 
 if TYPE_CHECKING:
@@ -64,6 +64,10 @@ class Supervised:
     timeout: str | None = None  # why ragperf ended the worker itself, when a phase limit ran out
     timeout_phase: str | None = None  # setup, warm-up, measuring, teardown or exit
 
+    def timeout_message(self, measured: int) -> str | None:
+        """Why a phase limit stopped the worker; a hung query is numbered by the queries measured before it."""
+        return None if self.timeout is None else self.timeout.format(n=measured)
+
 
 class _Phase:
     """Which phase the worker is in, from its events, and when that phase's limit runs out."""
@@ -72,7 +76,6 @@ class _Phase:
         self._limits = limits
         self.name = "setup"
         self.since = started
-        self.queries = 0
 
     def saw(self, event: Event, now: float) -> None:
         if isinstance(event, Ready):
@@ -83,9 +86,8 @@ class _Phase:
             self.name = "teardown"
         elif isinstance(event, End):
             self.name = "exit"
-        elif not isinstance(event, (Warmup, QueryDone)):
+        elif not isinstance(event, (Warmup, QueryBatch)):
             return  # notes and memory readings do not restart a phase's clock
-        self.queries += isinstance(event, QueryDone)
         self.since = now
 
     def expired(self, now: float) -> str | None:
@@ -94,7 +96,7 @@ class _Phase:
         limit, what = {
             "setup": (limits.setup_s, "setup did not finish within {s:g} s (run.setup_timeout_s)"),
             "warm-up": (limits.query_s, "a warm-up query did not finish within {s:g} s (run.query_timeout_s)"),
-            "measuring": (limits.query_s, "query {n} did not finish within {s:g} s (run.query_timeout_s)"),
+            "measuring": (limits.query_s, "query {{n}} did not finish within {s:g} s (run.query_timeout_s)"),
             "teardown": (limits.teardown_s, "teardown did not finish within {s:g} s (run.teardown_timeout_s)"),
             "exit": (
                 limits.exit_s,
@@ -104,7 +106,7 @@ class _Phase:
         }[self.name]
         if limit is None or now - self.since < limit:
             return None
-        return what.format(s=limit, n=self.queries)
+        return what.format(s=limit)
 
 
 class _Stopper:

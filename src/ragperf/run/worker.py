@@ -13,7 +13,6 @@ a second one aborts it.
 
 from __future__ import annotations
 
-import math
 import os
 import signal
 import sys
@@ -29,12 +28,12 @@ from ragperf.errors import ExitCode, PipelineFailed, RagperfError
 from ragperf.interrupts import STOP_SIGNALS, Interrupted, signal_name
 from ragperf.pipeline import Executor, StageFailed, build_plan
 from ragperf.prctl import die_with_parent
+from ragperf.run.batch import BatchWriter
 from ragperf.run.events import (
     End,
     Fatal,
     Measuring,
     Note,
-    QueryDone,
     QueryFailure,
     Ready,
     RunWarning,
@@ -209,7 +208,8 @@ def _measure(
     """Run the measured queries under the backend; return (complete, why not)."""
     artifacts = Path(spec.artifacts)
     recorder = executor.recorder
-    finite = _FiniteMetrics(stream)
+    batch = BatchWriter(stream)
+    queries, n_queries = spec.queries, len(spec.queries)
     backend.start(artifacts)
     stream.emit(Measuring())
     stop.measuring = True
@@ -217,82 +217,37 @@ def _measure(
         for index in range(spec.measured):
             if stop.requested:
                 return False, stop.reason()
-            item = spec.queries[index % len(spec.queries)]
-            error = None
+            item = queries[index % n_queries]
+            failure = None
             start = perf_counter_ns()
             try:
                 executor.run_query(_state(item, ctx))
             except StageFailed as failed:
-                error = _failure(failed)
+                failure = _failure(index, failed)
             total_ns = perf_counter_ns() - start
             if memory is not None:  # the readings' own time is not the pipeline's
                 total_ns -= memory.after_query(index, item.id, stream)
-            stream.emit(_query_done(index, item, total_ns, recorder.drain(), error, finite))
-            if error is not None and spec.fail_fast:
-                return False, f"stopped by --fail-fast at query {index} (stage '{error.stage}' raised)"
+            batch.add(index % n_queries, total_ns, recorder.drain(), failure, item.id)
+            if failure is not None and spec.fail_fast:
+                return False, f"stopped by --fail-fast at query {index} (stage '{failure.stage}' raised)"
     except KeyboardInterrupt:
         return False, stop.reason()
     finally:
         stop.measuring = False
+        batch.flush()
         backend.stop()
     return (False, stop.reason()) if stop.requested else (True, None)
 
 
-def _failure(failed: StageFailed) -> QueryFailure:
+def _failure(index: int, failed: StageFailed) -> QueryFailure:
     error = failed.error
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     return QueryFailure(
-        stage=failed.path, type=type(error).__name__, message=str(error), traceback=text[-_TRACEBACK_LIMIT:]
-    )
-
-
-class _FiniteMetrics:
-    """Keeps non-finite metric values (tokens / 0 s) out of the run file: stored as null, said once."""
-
-    def __init__(self, stream: Stream) -> None:
-        self._stream = stream
-        self._warned: set[tuple[str, str]] = set()
-
-    def check(self, path: str, metrics: dict[str, float], query_id: str) -> dict[str, float | None]:
-        clean: dict[str, float | None] = dict(metrics)
-        for name, value in metrics.items():
-            if isinstance(value, (int, float)) and math.isfinite(value):
-                continue
-            clean[name] = None
-            if (path, name) not in self._warned:
-                self._warned.add((path, name))
-                self._stream.emit(
-                    RunWarning(
-                        f"metric '{name}' of stage '{path}' was {value!r} in query '{query_id}' "
-                        "(not a finite number); stored as null, left out of its statistics"
-                    )
-                )
-        return clean
-
-
-def _query_done(
-    index: int,
-    item: Query,
-    total_ns: int,
-    records: list[spans.SpanRecord],
-    error: QueryFailure | None,
-    finite: _FiniteMetrics,
-) -> QueryDone:
-    durations: dict[str, float] = {}
-    metrics: dict[str, dict[str, float | None]] = {}
-    for path, _start, duration_ns, _error, span_metrics in records:
-        # A span that ran several times in one query (a marked block in a loop) adds up.
-        durations[path] = durations.get(path, 0.0) + duration_ns / 1e6
-        if span_metrics:
-            metrics.setdefault(path, {}).update(finite.check(path, span_metrics, item.id))
-    return QueryDone(
         index=index,
-        id=item.id,
-        query=item.text,
-        total_ms=total_ns / 1e6,
-        spans=durations,
-        metrics=metrics,
-        error=error,
+        stage=failed.path,
+        type=type(error).__name__,
+        message=str(error),
+        traceback=text[-_TRACEBACK_LIMIT:],
     )
 
 

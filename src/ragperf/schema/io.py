@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
+import binascii
 import json
 import math
 import os
 import stat
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from ragperf.errors import RunFileError
 from ragperf.outputs import OutputError
 from ragperf.schema import v1
+from ragperf.schema.run import RunFile
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pydantic import BaseModel
 
 __all__ = ["atomic_write_text", "load_run", "save_run"]
 
-# Each schema version this ragperf can read, and the model that reads it.
-_READERS: dict[int, type[v1.RunFile]] = {1: v1.RunFile}
+# Each schema version this ragperf can read: the model that reads it, and how it becomes the current one.
+_READERS: dict[int, tuple[type[BaseModel], Callable[[Any], RunFile]]] = {
+    1: (v1.RunFileV1, v1.upgrade),
+    2: (RunFile, lambda run: run),
+}
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -64,7 +72,7 @@ def save_run(run: BaseModel, path: Path) -> None:
     atomic_write_text(path, run.model_dump_json(indent=1) + "\n")
 
 
-def load_run(path: Path) -> v1.RunFile:
+def load_run(path: Path) -> RunFile:
     """Load any supported version of a run file; refuse anything else with a one-line reason."""
     data = _parse(path, _read_regular(path))
     if not isinstance(data, dict) or "schema_version" not in data:
@@ -80,13 +88,16 @@ def load_run(path: Path) -> v1.RunFile:
     bad = _first_non_finite(data)
     if bad is not None:
         raise RunFileError(f"{path}: not a valid v{version} run file: {bad}; a figure must be a finite number")
+    model, upgrade = reader
     try:
-        run = reader.model_validate(data)
+        run = upgrade(model.model_validate(data))
+        negative = _first_bad_query_figure(run)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise RunFileError(f"{path}: not a valid v{version} run file: {where}: {first['msg']}") from None
-    negative = _first_negative_duration(run)
+    except (ValueError, binascii.Error) as exc:  # a column whose bytes are not what its dtype says
+        raise RunFileError(f"{path}: not a valid v{version} run file: a per-query column is damaged ({exc})") from None
     if negative is not None:
         raise RunFileError(f"{path}: not a valid v{version} run file: {negative}: a duration cannot be negative")
     return run
@@ -137,14 +148,28 @@ def _first_non_finite(data: object) -> str | None:
     return None
 
 
-def _first_negative_duration(run: v1.RunFile) -> str | None:
-    """Where the first negative latency figure is: query totals and spans, the stage summaries."""
-    for i, query in enumerate(run.queries):
-        if query.total_ms < 0:
-            return f"queries.{i}.total_ms"
-        negative = next((path for path, ms in query.spans.items() if ms < 0), None)
-        if negative is not None:
-            return f"queries.{i}.spans.{negative}"
+def _first_bad_query_figure(run: RunFile) -> str | None:  # noqa: PLR0911 - one return per kind of damage
+    """Where the first impossible latency figure is: per-query columns (negative, infinite, or the
+    wrong length), then the stage summaries and the ms targets."""
+    table = run.queries
+    columns = [("queries.total_ms", table.total_ms, False), ("queries.query", table.query, False)]
+    columns += [(f"queries.spans.{path}", column, True) for path, column in table.spans.items()]
+    columns += [(f"queries.metrics.{p}.{m}", c, True) for p, named in table.metrics.items() for m, c in named.items()]
+    for where, column, missing_ok in columns:
+        values = column.values
+        if values.shape != (table.n,):
+            return f"{where} holds {values.size} values for {table.n} queries"
+        if column.dtype == "int32":
+            if table.n and (values.min() < 0 or values.max() >= len(table.query_set)):
+                return f"{where} refers to a query outside query_set"
+            continue
+        bad = ~np.isfinite(values) if not missing_ok else np.isinf(values)
+        if ".metrics." not in where:
+            bad |= values < 0
+        if bad.any():
+            return f"{where} at query {int(np.argmax(bad))} is {float(values[np.argmax(bad)])}"
+    if any(not 0 <= f.index < table.n for f in table.failures):
+        return "queries.failures: an index outside the measured queries"
     summaries = [(f"summary.stages.{i}", stage) for i, stage in enumerate(run.summary.stages)]
     for where, stage in [*summaries, ("summary.total", run.summary.total)]:
         figures = (stage.mean, stage.stdev, stage.min, stage.p50, stage.p90, stage.p95, stage.p99, stage.max)

@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ragperf.backends import Backend, BackendOutput, OptionSpec, shell_command
 from ragperf.backends.attribution import OUTSIDE_STAGES, is_blocking_call
-from ragperf.schema.v1 import Artifact, Hotspot
+from ragperf.schema.run import Artifact, Hotspot
 from ragperf.trampoline import stage_of_filename
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-    from ragperf.schema.v1 import StageInfo
+    from ragperf.schema.run import StageInfo
 
 __all__ = ["CProfileBackend", "attribute_stats"]
 

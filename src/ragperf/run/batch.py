@@ -1,0 +1,143 @@
+"""The worker's side of the per-query columns: buffer measured queries, flush them as `QueryBatch` lines.
+
+The hot path per query is a few appends to `array('d')` buffers (no numpy in the worker: it
+stays light for the profilers that see everything it loads). A batch is written when it holds
+1024 queries or is 50 ms old, and whenever the measured loop ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import sys
+from array import array
+from time import perf_counter_ns
+from typing import TYPE_CHECKING
+
+from ragperf.run.events import QueryBatch, QueryFailure, RunWarning
+
+if TYPE_CHECKING:
+    from ragperf.run.stream import Stream
+    from ragperf.spans import SpanRecord
+
+__all__ = ["BatchWriter"]
+
+MAX_ROWS = 1024
+MAX_AGE_NS = 50_000_000
+_NAN = math.nan
+
+
+def _b64(values: array[float] | array[int]) -> str:
+    if sys.byteorder == "big":  # pragma: no cover - the columns are little-endian on every machine
+        values = array(values.typecode, values)
+        values.byteswap()
+    return base64.b64encode(values.tobytes()).decode("ascii")
+
+
+class BatchWriter:
+    """Buffers measured queries by column and writes them to the stream in batches."""
+
+    def __init__(self, stream: Stream) -> None:
+        self._stream = stream
+        self._first = 0
+        self._started_ns = 0
+        self._warned: set[tuple[str, str]] = set()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._rows = 0
+        self._refs: array[int] = array("i")
+        self._totals: array[float] = array("d")
+        self._spans: dict[str, array[float]] = {}
+        self._metrics: dict[tuple[str, str], array[float]] = {}
+        self._failures: list[QueryFailure] = []
+
+    def add(
+        self, query_ref: int, total_ns: int, records: list[SpanRecord], failure: QueryFailure | None, query_id: str
+    ) -> None:
+        """One measured query: its position in the query set, wall time, span records and failure."""
+        row = self._rows
+        if row == 0:
+            self._started_ns = perf_counter_ns()
+        self._refs.append(query_ref)
+        self._totals.append(total_ns / 1e6)
+        spans = self._spans
+        for path, _start, duration_ns, _error, metrics in records:
+            column = spans.get(path)
+            if column is None:
+                column = spans[path] = array("d", [_NAN]) * row
+            if len(column) > row:  # a span that ran several times in one query (a marked loop) adds up
+                column[row] += duration_ns / 1e6
+            else:
+                column.append(duration_ns / 1e6)
+            if metrics:
+                self._metric_row(path, metrics, row, query_id)
+        for column in spans.values():
+            if len(column) == row:
+                column.append(_NAN)
+        for column in self._metrics.values():
+            if len(column) == row:
+                column.append(_NAN)
+        if failure is not None:
+            self._failures.append(failure)
+        self._rows = row + 1
+        if self._rows >= MAX_ROWS or perf_counter_ns() - self._started_ns >= MAX_AGE_NS:
+            self.flush()
+
+    def _metric_row(self, path: str, metrics: dict[str, float], row: int, query_id: str) -> None:
+        for name, value in metrics.items():
+            column = self._metrics.get((path, name))
+            if column is None:
+                column = self._metrics[path, name] = array("d", [_NAN]) * row
+            finite = isinstance(value, (int, float)) and math.isfinite(value)
+            if not finite:
+                self._warn_once(path, name, value, query_id)
+            number = float(value) if finite else _NAN
+            if len(column) > row:
+                column[row] = number
+            else:
+                column.append(number)
+
+    def _warn_once(self, path: str, name: str, value: object, query_id: str) -> None:
+        """A non-finite metric (tokens / 0 s) is stored as missing and said once, not refused later."""
+        if (path, name) in self._warned:
+            return
+        self._warned.add((path, name))
+        self._stream.emit(
+            RunWarning(
+                f"metric '{name}' of stage '{path}' was {value!r} in query '{query_id}' "
+                "(not a finite number); stored as null, left out of its statistics"
+            )
+        )
+
+    def flush(self) -> None:
+        """Write the buffered queries as one batch (nothing when empty).
+
+        A second Ctrl-C can land in the middle of `add`: the row it was adding is cut from every
+        column (rows count only once all of a query is in), so the batch stays rectangular.
+        """
+        rows = self._rows
+        if not rows:
+            return
+        del self._refs[rows:]
+        del self._totals[rows:]
+        for column in (*self._spans.values(), *self._metrics.values()):
+            del column[rows:]
+        self._failures = [f for f in self._failures if f.index < self._first + rows]
+        metrics: dict[str, dict[str, str]] = {}
+        for (path, name), column in self._metrics.items():
+            metrics.setdefault(path, {})[name] = _b64(column)
+        self._stream.emit(
+            QueryBatch(
+                first=self._first,
+                n=self._rows,
+                query=_b64(self._refs),
+                total_ms=_b64(self._totals),
+                spans={path: _b64(column) for path, column in self._spans.items()},
+                metrics=metrics,
+                failures=tuple(self._failures),
+                last_ms=self._totals[-1],
+            )
+        )
+        self._first += self._rows
+        self._reset()

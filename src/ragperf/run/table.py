@@ -1,0 +1,100 @@
+"""The parent's side of the per-query columns: join the worker's `QueryBatch`es into the run's `QueryTable`.
+
+Each batch is decoded straight into numpy arrays; no Python object is made per query. A span
+path that first runs in a later batch gets NaN for the queries before it.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import TYPE_CHECKING, TypeVar
+
+import numpy as np
+
+from ragperf.schema.queries import Column, FailedQuery, QueryError, QueryTable, QueryText
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import NDArray
+
+    from ragperf.queries import Query
+    from ragperf.run.events import QueryBatch
+
+__all__ = ["TableBuilder"]
+
+_K = TypeVar("_K", str, tuple[str, str])  # a span path, or (span path, metric name)
+
+
+def _decode(data: str, dtype: str) -> NDArray[np.generic]:
+    return np.frombuffer(base64.b64decode(data), dtype=dtype)
+
+
+class TableBuilder:
+    """Accumulates batches in order; `build()` gives the table."""
+
+    def __init__(self) -> None:
+        self._sizes: list[int] = []
+        self._refs: list[NDArray[np.generic]] = []
+        self._totals: list[NDArray[np.generic]] = []
+        self._spans: dict[str, list[NDArray[np.generic]]] = {}
+        self._metrics: dict[tuple[str, str], list[NDArray[np.generic]]] = {}
+        self._failures: list[FailedQuery] = []
+
+    @property
+    def n(self) -> int:
+        """Queries added so far."""
+        return sum(self._sizes)
+
+    def add(self, batch: QueryBatch) -> None:
+        """Append one batch (batches arrive in order; a gap means the stream was cut)."""
+        if batch.first != self.n:
+            return  # a batch out of order can only come from a damaged stream: keep what is contiguous
+        size = batch.n
+        self._refs.append(_decode(batch.query, "<i4"))
+        self._totals.append(_decode(batch.total_ms, "<f8"))
+        _extend(self._spans, {path: _decode(data, "<f8") for path, data in batch.spans.items()}, self._sizes, size)
+        metrics = {(p, m): _decode(data, "<f8") for p, by_name in batch.metrics.items() for m, data in by_name.items()}
+        _extend(self._metrics, metrics, self._sizes, size)
+        self._failures += [
+            FailedQuery(
+                index=f.index,
+                error=QueryError(stage=f.stage, type=f.type, message=f.message, traceback=f.traceback),
+            )
+            for f in batch.failures
+        ]
+        self._sizes.append(size)
+
+    def build(self, queries: Sequence[Query]) -> QueryTable:
+        """The table; `queries` is the query set the worker's `query` column refers to."""
+        refs = np.concatenate(self._refs) if self._refs else np.zeros(0, dtype="<i4")
+        used, first_seen = np.unique(refs, return_index=True)
+        # Keep only the queries that ran, renumbered in first-run order, so a file names no query it lacks.
+        order = used[np.argsort(first_seen)]
+        renumber = np.full(len(queries), -1, dtype="<i4")
+        renumber[order] = np.arange(order.size, dtype="<i4")
+        metrics: dict[str, dict[str, Column]] = {}
+        for (path, name), chunks in self._metrics.items():
+            metrics.setdefault(path, {})[name] = Column.of(np.concatenate(chunks))
+        return QueryTable(
+            n=self.n,
+            query_set=tuple(QueryText(id=queries[int(i)].id, text=queries[int(i)].text) for i in order),
+            query=Column.of(renumber[refs], "int32"),
+            total_ms=Column.of(np.concatenate(self._totals) if self._totals else np.zeros(0)),
+            spans={path: Column.of(np.concatenate(chunks)) for path, chunks in self._spans.items()},
+            metrics=metrics,
+            failures=tuple(self._failures),
+        )
+
+
+def _extend(
+    columns: dict[_K, list[NDArray[np.generic]]], chunk: dict[_K, NDArray[np.generic]], sizes: list[int], size: int
+) -> None:
+    """Append a batch's chunk to each column; NaN for a column the batch lacks, or a new one's earlier batches."""
+    for key, values in chunk.items():
+        if key not in columns:
+            columns[key] = [np.full(n, np.nan) for n in sizes]
+        columns[key].append(values)
+    for key, chunks in columns.items():
+        if key not in chunk:
+            chunks.append(np.full(size, np.nan))

@@ -1,0 +1,216 @@
+"""Run file schema, version 2: the documented contract of everything ragperf writes.
+
+A run, a leak check and a load test all write a `RunFile`; `kind` says which sections are
+filled. Durations are milliseconds, memory figures megabytes (MiB), unless a field says
+otherwise. Version 2 stores the measured queries by column (`schema.queries.QueryTable`);
+version-1 files are read by `schema.v1` and upgraded on load.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ragperf.schema.load import LoadReport
+from ragperf.schema.memory import LeakReport, MemoryReport
+from ragperf.schema.queries import QueryError, QueryRecord, QueryTable
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Artifact",
+    "BackendInfo",
+    "Bottleneck",
+    "Environment",
+    "Hotspot",
+    "MetricSummary",
+    "QueryError",
+    "QueryRecord",
+    "QueryTable",
+    "RunFile",
+    "RunFileBase",
+    "RunSummary",
+    "StageInfo",
+    "StageSummary",
+    "TargetVerdict",
+]
+
+SCHEMA_VERSION = 2
+Verdict = Literal["PASS", "FAIL", "n/a"]
+OUTSIDE_STAGES = "<outside stages>"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Environment(_Model):
+    """Where and when the run happened, so a diff can warn when two runs are not comparable."""
+
+    python: str
+    implementation: str
+    platform: str
+    machine: str
+    cpu_model: str
+    cpu_count: int
+    load_avg_start: tuple[float, float, float] | None
+    load_avg_end: tuple[float, float, float] | None
+    packages: dict[str, str]
+    git_commit: str | None
+    git_dirty: bool | None
+    started_at: str
+    finished_at: str
+
+
+class StageInfo(_Model):
+    """A stage or sub-stage as configured; `path` is dotted ("retrieval.vector")."""
+
+    path: str
+    parent: str | None
+    kind: str
+    call: str | None
+    target_ms: float | None
+    enabled: bool
+
+
+class BackendInfo(_Model):
+    """The profiler backend that measured the run."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    options: dict[str, str | int | float | bool]
+
+
+class MetricSummary(_Model):
+    """A stage metric (time to first token, tokens/s, ...) over the measured queries."""
+
+    n: int
+    mean: float
+    p50: float
+    p95: float
+
+
+class StageSummary(_Model):
+    """Latency statistics of one span path over the measured queries (milliseconds)."""
+
+    path: str
+    kind: str
+    skipped: bool
+    n: int
+    n_errors: int
+    mean: float | None
+    stdev: float | None
+    min: float | None
+    p50: float | None
+    p90: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None
+    p95_ci: tuple[float, float] | None
+    p99_ci: tuple[float, float] | None
+    share: float | None = Field(description="mean of this span / mean pipeline total")
+    bottleneck_count: int
+    target_ms: float | None
+    verdict: Verdict = Field(description="PASS when p95 is under target_ms")
+    metrics: dict[str, MetricSummary] = Field(default_factory=dict)
+
+
+class TargetVerdict(_Model):
+    """A pipeline target judged against a measurement."""
+
+    name: str
+    target: float
+    measured: float | None
+    unit: str
+    verdict: Verdict
+
+
+class Bottleneck(_Model):
+    """How often a top-level stage had the largest share of a query, with the seed's priority."""
+
+    stage: str
+    queries: int
+    fraction: float
+    priority: Literal["P0", "P1", "P2"]
+
+
+class RunSummary(_Model):
+    """Everything derived from the query records."""
+
+    n_queries: int
+    n_failed: int
+    total: StageSummary
+    stages: tuple[StageSummary, ...]
+    bottlenecks: tuple[Bottleneck, ...]
+    targets: tuple[TargetVerdict, ...]
+
+
+class Hotspot(_Model):
+    """A function's cost inside one stage, normalised from any backend."""
+
+    stage: str
+    function: str
+    file: str
+    line: int
+    self_value: float
+    total_value: float
+    unit: Literal["ms", "bytes"]
+    samples: int | None
+    count: int | None = Field(default=None, description="allocations, for memory backends")
+    share: float = Field(description="self_value / the stage's total, 0..1")
+    waiting: bool = Field(default=False, description="time spent blocked (I/O, sleep, locks)")
+    backend: str
+
+
+class Artifact(_Model):
+    """A native output of the profiler, kept beside the run file."""
+
+    kind: str
+    path: str
+    open_command: str | None
+
+
+class RunFileBase(_Model):
+    """What every version of a run file holds; `schema_version` comes first and decides how the rest is read."""
+
+    schema_version: int
+    kind: Literal["run", "leak", "load"] = "run"
+    ragperf_version: str
+    pipeline: str
+    complete: bool
+    incomplete_reason: str | None
+    notes: tuple[str, ...] = Field(default=(), description="lines the pipeline added with ragperf.note()")
+    warnings: tuple[str, ...] = Field(
+        default=(),
+        description="what ragperf noticed about these measurements: a teardown that raised, a profile missing or "
+        "too sparse, a non-finite metric stored as null",
+    )
+    environment: Environment
+    config: dict[str, object]
+    config_file: str | None
+    config_digest: str
+    queries_digest: str
+    backend: BackendInfo
+    warmup: int
+    requested: int
+    stages: tuple[StageInfo, ...]
+    queries: object
+    summary: RunSummary
+    hotspots: tuple[Hotspot, ...] = ()
+    artifacts: tuple[Artifact, ...] = ()
+    load: LoadReport | None = None
+    memory: MemoryReport | None = None  # `ragperf run --memory`, and every leak file
+    leak: LeakReport | None = None  # kind="leak": `ragperf leak`
+
+
+class RunFile(RunFileBase):
+    """A run file of the current version: the measured queries by column."""
+
+    schema_version: Literal[2] = 2
+    queries: QueryTable = Field(description="every measured query, by column")
+
+    @property
+    def n_queries(self) -> int:
+        """How many queries were measured."""
+        return self.queries.n
