@@ -81,28 +81,106 @@ def pairwise_order_stats(x: FloatArray, y: FloatArray, ranks: Sequence[int]) -> 
         diffs = np.subtract.outer(y, x).ravel()
         diffs.partition([r - 1 for r in ranks])
         return [float(diffs[r - 1]) for r in ranks]
-    return [kth_difference(x, y, r) for r in ranks]
+    ux, cx = np.unique(x, return_counts=True)
+    uy, cy = np.unique(y, return_counts=True)
+    if ux.size * uy.size <= _DIRECT_PAIRS:
+        # Few distinct values (durations quantised by the clock): each distinct difference, weighted by
+        # how many pairs make it, gives every order statistic exactly from one sort.
+        diffs = np.subtract.outer(uy, ux).ravel()
+        order = np.argsort(diffs, kind="stable")
+        cumulative = np.cumsum(np.multiply.outer(cy, cx).ravel()[order])
+        at = np.searchsorted(cumulative, np.asarray(ranks), side="left")
+        return [float(diffs[order[i]]) for i in at]
+    brackets = _brackets(x, y, ranks)
+    return [kth_difference(x, y, r, bracket) for r, bracket in zip(ranks, brackets, strict=True)]
 
 
-def kth_difference(x: FloatArray, y: FloatArray, k: int) -> float:
-    """k-th smallest y_j - x_i without building the m*n differences: bisect on the value, then snap."""
-    m = x.size
+def kth_difference(x: FloatArray, y: FloatArray, k: int, bracket: tuple[float, float] | None = None) -> float:
+    """k-th smallest y_j - x_i without building the m*n differences.
+
+    Bisect on the value, counting the differences at most d with one sorted search (O(n log m)).
+    The bisection starts from a bracket read off evenly spaced order statistics of both samples,
+    keeps the bracket snapped to actual differences (so ties, durations quantised by the clock,
+    end it at once), and stops as soon as the bracket holds few enough differences to list them
+    and select the k-th directly: a 100,000-query diff costs a dozen counts per order statistic.
+    """
+    m, n = x.size, y.size
 
     def at_most(d: float) -> int:
         # For each y_j, the x_i with y_j - x_i <= d are those with x_i >= y_j - d.
-        return int(m * y.size - np.searchsorted(x, y - d, side="left").sum())
+        return int(m * n - np.searchsorted(x, y - d, side="left").sum())
 
-    lo = float(y[0] - x[-1]) - 1.0  # at_most(lo) == 0 < k
-    hi = float(y[-1] - x[0])  # at_most(hi) == m*n >= k
-    for _ in range(200):
-        mid = (lo + hi) / 2.0
-        if mid in (lo, hi) or hi - lo <= 1e-13 * max(1.0, abs(hi)):
+    lo, hi = bracket if bracket is not None else _brackets(x, y, [k])[0]
+    below, upto = at_most(lo), at_most(hi)
+    if not below < k <= upto:  # the subsample's guess missed: the whole range always brackets
+        lo, hi = float(y[0] - x[-1]) - 1.0, float(y[-1] - x[0])
+        below, upto = 0, m * n
+    limit = _LISTED_PAIRS_PER_VALUE * (m + n)
+    # Invariant: below = at_most(lo) < k <= at_most(hi) = upto.
+    width = upto - below
+    for _ in range(_MAX_HALVINGS):
+        if upto - below <= limit:
             break
-        if at_most(mid) >= k:
-            hi = mid
+        bottom, top = lo, hi
+        if upto - below > 0.75 * width:
+            # The last halving barely narrowed it: ties (durations quantised by the clock) are likely.
+            # Snap to actual differences; a bracket holding one distinct value holds the k-th.
+            top, bottom = _largest_at_most(x, y, hi), _smallest_above(x, y, lo)
+            if bottom >= top:
+                return top
+        width = upto - below
+        mid = (bottom + top) / 2.0
+        if not lo < mid < hi:  # float rounding put the snapped values at the bracket's ends
+            mid = (lo + hi) / 2.0
+        if not lo < mid < hi:  # adjacent floats: every difference left in the bracket is the same number
+            return _largest_at_most(x, y, hi)
+        count = at_most(mid)
+        if count >= k:
+            hi, upto = mid, count
         else:
-            lo = mid
-    # The answer lies in (lo, hi]; snap hi to the largest actual difference not above it.
-    idx = np.searchsorted(x, y - hi, side="left")
-    valid = idx < m
+            lo, below = mid, count
+    else:  # pragma: no cover - 200 halvings always reach float resolution first
+        return _largest_at_most(x, y, hi)
+    # List the differences in (lo, hi] and select among them.
+    starts = np.searchsorted(x, y - hi, side="left")
+    ends = np.searchsorted(x, y - lo, side="left")
+    counts = ends - starts
+    rows = np.repeat(np.arange(n), counts)
+    offsets = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    inside = y[rows] - x[starts[rows] + offsets]
+    rank = k - below - 1
+    return float(np.partition(inside, rank)[rank])
+
+
+def _largest_at_most(x: FloatArray, y: FloatArray, d: float) -> float:
+    """The largest difference y_j - x_i that is <= d."""
+    idx = np.searchsorted(x, y - d, side="left")
+    valid = idx < x.size
     return float(np.max(y[valid] - x[idx[valid]]))
+
+
+def _smallest_above(x: FloatArray, y: FloatArray, d: float) -> float:
+    """The smallest difference y_j - x_i that is > d."""
+    idx = np.searchsorted(x, y - d, side="left") - 1  # the largest x_i < y_j - d
+    valid = idx >= 0
+    return float(np.min(y[valid] - x[idx[valid]]))
+
+
+_LISTED_PAIRS_PER_VALUE = 4  # bisect until the bracket holds at most 4 (m + n) differences
+_MAX_HALVINGS = 200
+_SUBSAMPLE = 1500  # order statistics of each sample for the first bracket: 1500^2 differences
+
+
+def _brackets(x: FloatArray, y: FloatArray, ranks: Sequence[int]) -> list[tuple[float, float]]:
+    """Likely brackets of the given order statistics, from evenly spaced order statistics of x and y."""
+    sx = x[np.linspace(0, x.size - 1, min(_SUBSAMPLE, x.size)).round().astype(int)]
+    sy = y[np.linspace(0, y.size - 1, min(_SUBSAMPLE, y.size)).round().astype(int)]
+    diffs = np.subtract.outer(sy, sx).ravel()
+    size, spread = min(sx.size, sy.size), diffs.size - 1
+    spans = []
+    for k in ranks:
+        p = k / (x.size * y.size)
+        margin = 6 * math.sqrt(p * (1 - p) / size) + 2 / size
+        spans.append((max(0, math.floor((p - margin) * spread)), min(spread, math.ceil((p + margin) * spread))))
+    diffs.partition(sorted({i for span in spans for i in span}))
+    return [(float(diffs[a]) - 1e-12, float(diffs[b])) for a, b in spans]
