@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
 
 __all__ = [
-    "DEFAULT_CONFIG_NAME",
     "MAX_PIPELINE_NAME",
     "BackendConfig",
     "Config",
@@ -38,7 +37,6 @@ __all__ = [
     "load_config",
 ]
 
-DEFAULT_CONFIG_NAME = "ragperf.toml"
 StageKind = Literal["classification", "rewrite", "embedding", "retrieval", "rerank", "generation", "other"]
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _CALL = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")

@@ -89,8 +89,8 @@ def test_an_interrupted_add_leaves_the_batch_rectangular(tmp_path):
     writer = BatchWriter(stream)
     writer.add(0, 1_000_000, [_span("a", 1.0)], None, "q0")
     writer._refs.append(1)  # the first appends of a row that never completed
-    writer._totals.append(2.0)
-    writer._spans["a"].append(2.0)
+    writer._totals.append(2_000_000)
+    writer._spans["a"].append(2_000_000)
     # WHEN flushed
     writer.flush()
     stream.close()

@@ -60,7 +60,7 @@ def test_read_stream_keeps_what_precedes_a_line_that_is_no_event(tmp_path):
             first=3,
             n=1,
             query="AAAAAA==",
-            total_ms="AAAAAAAA9D8=",
+            total_ns="AAAAAAAA9D8=",
             spans={"a": "AAAAAAAA8D8="},
             metrics={"b": {"ttft_ms": "AAAAAAAA+H8="}},
             failures=(QueryFailure(index=3, stage="b", type="ValueError", message="what [/INST] is", traceback="T"),),

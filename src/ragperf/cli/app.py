@@ -6,7 +6,6 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.text import Text
 
 import ragperf
 from ragperf.cli.backends import backends
@@ -99,4 +98,6 @@ def _usage_line(exc: Any) -> None:
     """A bad option as one line with where to look, instead of a usage box."""
     message = "; ".join(line.strip().rstrip(".") for line in exc.format_message().splitlines() if line.strip())
     command = exc.ctx.command_path if exc.ctx is not None else "ragperf"
+    from rich.text import Text
+
     err_console.print(Text(f"ragperf: error: {message}; see '{command} --help'"), soft_wrap=True)

@@ -7,8 +7,6 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from ragperf.cli.common import out_console, user_errors
 from ragperf.errors import RagperfError
@@ -27,6 +25,9 @@ def backends(
     -O trace_python_allocators=true, -O cpu_only=true), or in the config under
     [backend] name = "NAME" and [backend.options].
     """
+    from rich.table import Table
+    from rich.text import Text
+
     from ragperf.backends.registry import UnknownBackend, available_backends, load_backend
 
     if name is not None:

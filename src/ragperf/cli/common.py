@@ -9,9 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from rich.text import Text
 
-from ragperf.config import DEFAULT_CONFIG_NAME
 from ragperf.errors import ConfigError, RagperfError
 from ragperf.interrupts import exit_code_for, signal_name, stops_raise
 from ragperf.renderers.console import make_console
@@ -23,6 +21,10 @@ __all__ = ["err_console", "locate_config", "out_console", "user_errors"]
 
 F = TypeVar("F", bound="Callable[..., Any]")
 
+DEFAULT_CONFIG_NAME = "ragperf.toml"
+
+
+# rich's console is imported here, not deferred: Typer's own help is drawn with rich anyway.
 out_console = make_console()
 err_console = make_console(stderr=True)
 
@@ -36,6 +38,8 @@ def user_errors(fn: F) -> F:
             with stops_raise():
                 return fn(*args, **kwargs)
         except RagperfError as exc:
+            from rich.text import Text
+
             err_console.print(Text.assemble(("ragperf: error:", "bold red"), f" {exc}"), soft_wrap=True)
             raise typer.Exit(int(exc.exit_code)) from None
         except KeyboardInterrupt as exc:

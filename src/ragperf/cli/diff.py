@@ -13,8 +13,6 @@ import typer
 from ragperf.cli.common import err_console, user_errors
 from ragperf.errors import ExitCode
 from ragperf.outputs import check_output
-from ragperf.renderers.console import make_console
-from ragperf.schema.io import atomic_write_text
 
 if TYPE_CHECKING:
     from ragperf.schema.diff import DiffReport
@@ -90,6 +88,8 @@ def diff(
     else:
         # As 'ragperf run' does: the terminal view for the log, the chosen format in the file (a CI summary).
         _print_terminal(report)
+        from ragperf.schema.io import atomic_write_text
+
         atomic_write_text(output, _render(report, output_format) or _terminal_text(report))
         err_console.print(f"Diff written to {output}", markup=False)
     raise typer.Exit(int(ExitCode.FAILED if report.regressions else ExitCode.OK))
@@ -107,6 +107,7 @@ def _render(report: DiffReport, output_format: DiffFormat) -> str | None:
 
 
 def _print_terminal(report: DiffReport) -> None:
+    from ragperf.renderers.console import make_console
     from ragperf.renderers.diff_terminal import render_diff_terminal
 
     render_diff_terminal(report, make_console(width=None if sys.stdout.isatty() else PIPED_WIDTH))
@@ -116,5 +117,7 @@ def _terminal_text(report: DiffReport) -> str:
     from ragperf.renderers.diff_terminal import render_diff_terminal
 
     buffer = io.StringIO()
+    from ragperf.renderers.console import make_console
+
     render_diff_terminal(report, make_console(file=buffer, width=PIPED_WIDTH))
     return buffer.getvalue()

@@ -6,10 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.text import Text
 
 from ragperf.cli.common import err_console, locate_config, out_console, user_errors
-from ragperf.config import load_config
 from ragperf.errors import ExitCode
 
 __all__ = ["leak"]
@@ -56,8 +54,11 @@ def leak(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
 ) -> None:
     """Find memory that grows with every query: trend with a confidence interval, the stage, the sites."""
+    from rich.text import Text
+
     from ragperf.analysis.verdicts import overall
     from ragperf.cli.progress import RunProgress
+    from ragperf.config import load_config
     from ragperf.memory.settings import LeakSettings
     from ragperf.renderers.terminal_memory import render_memory
     from ragperf.run.runner import RunRequest, execute

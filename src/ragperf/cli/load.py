@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ragperf.cli.common import err_console, locate_config, out_console, user_errors
-from ragperf.config import load_config
 from ragperf.errors import ConfigError, ExitCode
 from ragperf.load.limits import check_budget, check_duration, check_lanes, check_rate, check_workers
 
@@ -112,6 +111,7 @@ def load(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show live rate and p95.")] = True,
 ) -> None:
     """Offer queries at a fixed rate (open loop) and measure every stage under load."""
+    from ragperf.config import load_config
     from ragperf.load.findmax import parse_ramp
     from ragperf.load.runner import LoadRequest, execute_load
     from ragperf.renderers.terminal_load import render_load

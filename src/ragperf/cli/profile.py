@@ -14,7 +14,6 @@ import typer
 
 from ragperf.cli.common import err_console, locate_config, out_console, user_errors
 from ragperf.cli.options import NativeFlag, OptionFlag, RateFlag, backend_options
-from ragperf.config import load_config
 from ragperf.errors import ExitCode, RagperfError
 from ragperf.interrupts import exit_code_for, signal_name
 
@@ -153,6 +152,7 @@ def profile(
     """Profile latency, memory and leaks in one go, then write the full report and the raw JSON."""
     from ragperf.analysis.verdicts import overall
     from ragperf.cli.report import format_for, load_report_config, write_report
+    from ragperf.config import load_config
     from ragperf.errors import ConfigError
     from ragperf.memory.settings import LeakSettings
     from ragperf.outputs import check_output, file_stamp, safe_name

@@ -11,7 +11,6 @@ import typer
 from ragperf.cli.common import out_console, user_errors
 from ragperf.errors import ConfigError, RagperfError
 from ragperf.outputs import check_output
-from ragperf.schema.io import atomic_write_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -89,6 +88,8 @@ def write_report(built: Report, name: str, output: Path | None) -> Path | None:
         else:
             sys.stdout.write(renderer.render(built))
         return None
+    from ragperf.schema.io import atomic_write_text
+
     atomic_write_text(output, renderer.render(built))
     return output
 

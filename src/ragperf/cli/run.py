@@ -10,7 +10,6 @@ import typer
 
 from ragperf.cli.common import err_console, locate_config, out_console, user_errors
 from ragperf.cli.options import NativeFlag, OptionFlag, RateFlag, backend_options
-from ragperf.config import load_config
 from ragperf.errors import ExitCode
 
 __all__ = ["run"]
@@ -58,6 +57,7 @@ def run(
     """Run the pipeline's queries in a worker process, per-stage timed and profiled."""
     from ragperf.analysis.verdicts import overall
     from ragperf.cli.progress import RunProgress
+    from ragperf.config import load_config
     from ragperf.renderers.terminal import render_run
     from ragperf.run.runner import RunRequest, execute
 

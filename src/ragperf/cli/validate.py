@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.text import Text
 
 from ragperf.cli.common import locate_config, out_console, user_errors
-from ragperf.config import load_config
 
 __all__ = ["validate"]
 
@@ -22,7 +20,10 @@ def validate(
     ] = None,
 ) -> None:
     """Check the config file, the query set and every import path it names."""
+    from rich.text import Text
+
     from ragperf.backends.registry import load_backend
+    from ragperf.config import load_config
     from ragperf.pipeline import build_plan
     from ragperf.queries import load_queries, locate_queries
 

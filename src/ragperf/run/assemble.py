@@ -17,8 +17,7 @@ from ragperf.errors import ExitCode, PipelineFailed, RagperfError
 from ragperf.interrupts import signal_name
 from ragperf.memory.sections import memory_sections
 from ragperf.queries import query_set_digest
-from ragperf.run.events import End, Fatal, Note, QueryBatch, Ready, RunWarning, TeardownFailed
-from ragperf.run.table import TableBuilder
+from ragperf.run.events import End, Fatal, Note, Ready, RunWarning, TeardownFailed
 from ragperf.schema.run import BackendInfo, RunFile
 from ragperf.stages import stage_infos
 
@@ -70,11 +69,7 @@ def build_run_file(context: RunContext, supervised: Supervised, *, pending_profi
         error = RagperfError(fatal.message)
         error.exit_code = ExitCode(fatal.exit_code)
         raise error
-    builder = TableBuilder()
-    for event in events:
-        if isinstance(event, QueryBatch):
-            builder.add(event)
-    table = builder.build(context.queries)
+    table = supervised.table.build(context.queries)
     end = next((e for e in reversed(events) if isinstance(e, End)), None)
     # A worker that ragperf stopped for a phase limit reports the SIGINT it got: that is no user's signal.
     worker_signal = end.signal if end is not None and supervised.timeout is None else None

@@ -12,11 +12,13 @@ import math
 import sys
 from array import array
 from time import perf_counter_ns
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ragperf.run.events import QueryBatch, QueryFailure, RunWarning
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from ragperf.run.stream import Stream
     from ragperf.spans import SpanRecord
 
@@ -25,13 +27,21 @@ __all__ = ["BatchWriter"]
 MAX_ROWS = 1024
 MAX_AGE_NS = 50_000_000
 _NAN = math.nan
+_ABSENT = -1  # a span column's value where the span did not run (durations are >= 0 ns)
 
 
-def _b64(values: array[float] | array[int]) -> str:
+def _b64(values: array[Any]) -> str:
     if sys.byteorder == "big":  # pragma: no cover - the columns are little-endian on every machine
         values = array(values.typecode, values)
         values.byteswap()
     return base64.b64encode(values.tobytes()).decode("ascii")
+
+
+def _pad(columns: Iterable[array[Any]], row: int, missing: float) -> None:
+    """Give `missing` to each column that has no value for this row yet."""
+    for column in columns:
+        if len(column) == row:
+            column.append(missing)
 
 
 class BatchWriter:
@@ -47,8 +57,8 @@ class BatchWriter:
     def _reset(self) -> None:
         self._rows = 0
         self._refs: array[int] = array("i")
-        self._totals: array[float] = array("d")
-        self._spans: dict[str, array[float]] = {}
+        self._totals: array[int] = array("q")  # ns
+        self._spans: dict[str, array[int]] = {}  # ns, -1 where the span did not run
         self._metrics: dict[tuple[str, str], array[float]] = {}
         self._failures: list[QueryFailure] = []
 
@@ -60,24 +70,24 @@ class BatchWriter:
         if row == 0:
             self._started_ns = perf_counter_ns()
         self._refs.append(query_ref)
-        self._totals.append(total_ns / 1e6)
+        self._totals.append(total_ns)
         spans = self._spans
-        for path, _start, duration_ns, _error, metrics in records:
-            column = spans.get(path)
+        appended = 0
+        for record in records:  # (path, start, duration ns, error, metrics); indexed: the hot loop of a run
+            column = spans.get(record[0])
             if column is None:
-                column = spans[path] = array("d", [_NAN]) * row
+                column = spans[record[0]] = array("q", [_ABSENT]) * row
             if len(column) > row:  # a span that ran several times in one query (a marked loop) adds up
-                column[row] += duration_ns / 1e6
+                column[row] += record[2]
             else:
-                column.append(duration_ns / 1e6)
-            if metrics:
-                self._metric_row(path, metrics, row, query_id)
-        for column in spans.values():
-            if len(column) == row:
-                column.append(_NAN)
-        for column in self._metrics.values():
-            if len(column) == row:
-                column.append(_NAN)
+                column.append(record[2])
+                appended += 1
+            if record[4]:
+                self._metric_row(record[0], record[4], row, query_id)
+        if appended != len(spans):  # some path did not run in this query (rare, so not checked per span)
+            _pad(spans.values(), row, _ABSENT)
+        if self._metrics:
+            _pad(self._metrics.values(), row, _NAN)
         if failure is not None:
             self._failures.append(failure)
         self._rows = row + 1
@@ -121,8 +131,10 @@ class BatchWriter:
             return
         del self._refs[rows:]
         del self._totals[rows:]
-        for column in (*self._spans.values(), *self._metrics.values()):
-            del column[rows:]
+        for span_column in self._spans.values():
+            del span_column[rows:]
+        for metric_column in self._metrics.values():
+            del metric_column[rows:]
         self._failures = [f for f in self._failures if f.index < self._first + rows]
         metrics: dict[str, dict[str, str]] = {}
         for (path, name), column in self._metrics.items():
@@ -132,11 +144,11 @@ class BatchWriter:
                 first=self._first,
                 n=self._rows,
                 query=_b64(self._refs),
-                total_ms=_b64(self._totals),
+                total_ns=_b64(self._totals),
                 spans={path: _b64(column) for path, column in self._spans.items()},
                 metrics=metrics,
                 failures=tuple(self._failures),
-                last_ms=self._totals[-1],
+                last_ms=self._totals[-1] / 1e6,
             )
         )
         self._first += self._rows

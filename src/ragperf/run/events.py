@@ -94,8 +94,9 @@ class QueryBatch(_Record):
     """Measured queries `first` to `first + n - 1`, by column.
 
     Each column is the base64 of little-endian values, one per query: `query` (int32, the
-    query's position in the spec's query set), `total_ms` and each span path's duration
-    (float64 ms, NaN where the span did not run), and each stage metric (NaN where absent).
+    query's position in the spec's query set), `total_ns` and each span path's duration (int64
+    nanoseconds, -1 where the span did not run: integers are what the clock gives and the
+    cheapest to append), and each stage metric (float64, NaN where absent).
     The worker flushes a batch every 50 ms or 1024 queries, so a stream is a few lines a
     second whatever the rate, and a SIGKILL loses at most the last 50 ms.
     """
@@ -104,7 +105,7 @@ class QueryBatch(_Record):
     first: int
     n: int
     query: str
-    total_ms: str
+    total_ns: str
     spans: dict[str, str]
     metrics: dict[str, dict[str, str]]
     failures: tuple[QueryFailure, ...]

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 from ragperf.interrupts import SignalLatch
 from ragperf.run.events import End, Measuring, QueryBatch, Ready, Teardown, Warmup
 from ragperf.run.stream import StreamFollower
+from ragperf.run.table import TableBuilder
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -59,7 +60,8 @@ class Supervised:
     """What happened to the worker."""
 
     returncode: int
-    events: list[Event] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)  # every event but the query batches
+    table: TableBuilder = field(default_factory=TableBuilder)  # the batches, decoded as they arrived
     signum: int | None = None  # the first stop signal the parent received
     timeout: str | None = None  # why ragperf ended the worker itself, when a phase limit ran out
     timeout_phase: str | None = None  # setup, warm-up, measuring, teardown or exit
@@ -162,7 +164,10 @@ def supervise(
         def follow() -> None:
             now = time.monotonic()
             for event in follower.poll():
-                result.events.append(event)
+                if isinstance(event, QueryBatch):
+                    result.table.add(event)  # decoded now: a million queries are arrays, not lines kept
+                else:
+                    result.events.append(event)
                 phase.saw(event, now)
                 progress.event(event)
 

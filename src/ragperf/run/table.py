@@ -7,7 +7,7 @@ path that first runs in a later batch gets NaN for the queries before it.
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -26,8 +26,14 @@ __all__ = ["TableBuilder"]
 _K = TypeVar("_K", str, tuple[str, str])  # a span path, or (span path, metric name)
 
 
-def _decode(data: str, dtype: str) -> NDArray[np.generic]:
+def _decode(data: str, dtype: str) -> NDArray[Any]:
     return np.frombuffer(base64.b64decode(data), dtype=dtype)
+
+
+def _milliseconds(ns: NDArray[Any]) -> NDArray[np.float64]:
+    """The worker's nanoseconds as the run file's milliseconds; its -1 (did not run) as NaN."""
+    ms: NDArray[np.float64] = np.where(ns < 0, np.nan, ns / 1e6)
+    return ms
 
 
 class TableBuilder:
@@ -35,10 +41,10 @@ class TableBuilder:
 
     def __init__(self) -> None:
         self._sizes: list[int] = []
-        self._refs: list[NDArray[np.generic]] = []
-        self._totals: list[NDArray[np.generic]] = []
-        self._spans: dict[str, list[NDArray[np.generic]]] = {}
-        self._metrics: dict[tuple[str, str], list[NDArray[np.generic]]] = {}
+        self._refs: list[NDArray[Any]] = []
+        self._totals: list[NDArray[Any]] = []
+        self._spans: dict[str, list[NDArray[Any]]] = {}
+        self._metrics: dict[tuple[str, str], list[NDArray[Any]]] = {}
         self._failures: list[FailedQuery] = []
 
     @property
@@ -52,8 +58,9 @@ class TableBuilder:
             return  # a batch out of order can only come from a damaged stream: keep what is contiguous
         size = batch.n
         self._refs.append(_decode(batch.query, "<i4"))
-        self._totals.append(_decode(batch.total_ms, "<f8"))
-        _extend(self._spans, {path: _decode(data, "<f8") for path, data in batch.spans.items()}, self._sizes, size)
+        self._totals.append(_milliseconds(_decode(batch.total_ns, "<i8")))
+        spans = {path: _milliseconds(_decode(data, "<i8")) for path, data in batch.spans.items()}
+        _extend(self._spans, spans, self._sizes, size)
         metrics = {(p, m): _decode(data, "<f8") for p, by_name in batch.metrics.items() for m, data in by_name.items()}
         _extend(self._metrics, metrics, self._sizes, size)
         self._failures += [
@@ -66,8 +73,12 @@ class TableBuilder:
         self._sizes.append(size)
 
     def build(self, queries: Sequence[Query]) -> QueryTable:
-        """The table; `queries` is the query set the worker's `query` column refers to."""
+        """The table; `queries` is the query set the worker's `query` column refers to.
+
+        The chunks are released as the columns are made: a run's queries are held once, not twice.
+        """
         refs = np.concatenate(self._refs) if self._refs else np.zeros(0, dtype="<i4")
+        self._refs = []
         used, first_seen = np.unique(refs, return_index=True)
         # Keep only the queries that ran, renumbered in first-run order, so a file names no query it lacks.
         order = used[np.argsort(first_seen)]
@@ -76,20 +87,21 @@ class TableBuilder:
         metrics: dict[str, dict[str, Column]] = {}
         for (path, name), chunks in self._metrics.items():
             metrics.setdefault(path, {})[name] = Column.of(np.concatenate(chunks))
+        spans = {path: Column.of(np.concatenate(chunks)) for path, chunks in self._spans.items()}
+        totals = Column.of(np.concatenate(self._totals) if self._totals else np.zeros(0))
+        n, self._spans, self._metrics, self._totals, self._sizes = self.n, {}, {}, [], []
         return QueryTable(
-            n=self.n,
+            n=n,
             query_set=tuple(QueryText(id=queries[int(i)].id, text=queries[int(i)].text) for i in order),
             query=Column.of(renumber[refs], "int32"),
-            total_ms=Column.of(np.concatenate(self._totals) if self._totals else np.zeros(0)),
-            spans={path: Column.of(np.concatenate(chunks)) for path, chunks in self._spans.items()},
+            total_ms=totals,
+            spans=spans,
             metrics=metrics,
             failures=tuple(self._failures),
         )
 
 
-def _extend(
-    columns: dict[_K, list[NDArray[np.generic]]], chunk: dict[_K, NDArray[np.generic]], sizes: list[int], size: int
-) -> None:
+def _extend(columns: dict[_K, list[NDArray[Any]]], chunk: dict[_K, NDArray[Any]], sizes: list[int], size: int) -> None:
     """Append a batch's chunk to each column; NaN for a column the batch lacks, or a new one's earlier batches."""
     for key, values in chunk.items():
         if key not in columns:

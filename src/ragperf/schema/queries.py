@@ -45,8 +45,11 @@ class Column(_Model):
         """The column of these values."""
         import numpy as np
 
-        array = np.ascontiguousarray(values, dtype=_NUMPY[dtype])
-        return cls(dtype=dtype, data=base64.b64encode(array.tobytes()).decode("ascii"))
+        array = np.array(values, dtype=_NUMPY[dtype])  # a copy: the column's values never change under it
+        column = cls(dtype=dtype, data=base64.b64encode(array.tobytes()).decode("ascii"))
+        array.flags.writeable = False
+        _DECODED[column] = array  # read back as it was made, not decoded again
+        return column
 
     @property
     def values(self) -> NDArray[Any]:
