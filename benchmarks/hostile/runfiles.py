@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hostile.cases import USAGE, Case
@@ -25,8 +27,36 @@ def _set(path: list[Any], value: Any) -> Callable[[Any], Any]:
     return edit
 
 
+def _column(values: list[float], dtype: str = "<f8") -> dict[str, str]:
+    import struct
+
+    code = {"<f8": "<%dd", "<i4": "<%di"}[dtype] % len(values)
+    return {
+        "dtype": {"<f8": "float64", "<i4": "int32"}[dtype],
+        "data": base64.b64encode(struct.pack(code, *values)).decode(),
+    }
+
+
+def _first_span(data: Any) -> str:
+    return next(iter(data["queries"]["spans"]))
+
+
+def _set_column(where: str, value: float, index: int = 0) -> Callable[[Any], Any]:
+    """Put `value` at `index` of a per-query column (total_ms, or the first span's)."""
+
+    def edit(data: Any) -> Any:
+        table = data["queries"]
+        column = table["total_ms"] if where == "total" else table["spans"][_first_span(data)]
+        values = [float("nan")] * table["n"]
+        values[index] = value
+        column.update(_column(values))
+        return data
+
+    return edit
+
+
 # (name, edit of the decoded run file) — each leaves valid JSON that no run file may hold.
-MUTATIONS: list[tuple[str, Callable[[Any], Any]]] = [
+SHARED: list[tuple[str, Callable[[Any], Any]]] = [
     ("schema_version true", _set(["schema_version"], True)),
     ("schema_version 99", _set(["schema_version"], 99)),
     ("schema_version text", _set(["schema_version"], "1")),
@@ -34,13 +64,7 @@ MUTATIONS: list[tuple[str, Callable[[Any], Any]]] = [
     ("no schema_version", lambda d: {k: v for k, v in d.items() if k != "schema_version"}),
     ("a list, not an object", lambda d: [d]),
     ("a number", lambda _: 5),
-    ("queries not a list", _set(["queries"], "many")),
-    ("query total NaN", _set(["queries", 0, "total_ms"], float("nan"))),
-    ("query total inf", _set(["queries", 0, "total_ms"], float("inf"))),
-    ("query total negative", _set(["queries", 0, "total_ms"], -5.0)),
-    ("span negative", _set(["queries", 0, "spans", "a"], -1.0)),
-    ("span NaN", _set(["queries", 0, "spans", "a"], float("nan"))),
-    ("span a string", _set(["queries", 0, "spans", "a"], "fast")),
+    ("queries not a table", _set(["queries"], "many")),
     ("p95 NaN", _set(["summary", "total", "p95"], float("nan"))),
     ("p95 negative", _set(["summary", "total", "p95"], -3.0)),
     ("target -inf", _set(["summary", "targets", 0, "target"], float("-inf"))),
@@ -50,6 +74,37 @@ MUTATIONS: list[tuple[str, Callable[[Any], Any]]] = [
     ("stages null", _set(["stages"], None)),
     ("environment a string", _set(["environment"], "laptop")),
 ]
+# Version 2 (what this ragperf writes): the per-query columns.
+COLUMNS: list[tuple[str, Callable[[Any], Any]]] = [
+    ("column not base64", _set(["queries", "total_ms", "data"], "@@@@")),
+    ("column of another dtype", _set(["queries", "total_ms", "dtype"], "float16")),
+    ("column too short", _set(["queries", "total_ms"], _column([1.0]))),
+    ("more queries claimed than held", _set(["queries", "n"], 10**9)),
+    ("negative query count", _set(["queries", "n"], -1)),
+    ("query total NaN", _set_column("total", float("nan"))),
+    ("query total inf", _set_column("total", float("inf"))),
+    ("query total negative", _set_column("total", -5.0)),
+    ("span negative", _set_column("span", -1.0)),
+    ("span inf", _set_column("span", float("inf"))),
+    (
+        "query outside the query set",
+        lambda d: _set(["queries", "query"], _column([10**6] * d["queries"]["n"], "<i4"))(d),
+    ),
+    (
+        "failure outside the queries",
+        _set(["queries", "failures"], [{"index": 10**6, "error": {"stage": None, "type": "E", "message": "m"}}]),
+    ),
+]
+# Version 1 (what earlier ragperfs wrote): one record per query.
+RECORDS: list[tuple[str, Callable[[Any], Any]]] = [
+    ("v1 queries not a list", _set(["queries"], "many")),
+    ("v1 query total NaN", _set(["queries", 0, "total_ms"], float("nan"))),
+    ("v1 query total inf", _set(["queries", 0, "total_ms"], float("inf"))),
+    ("v1 query total negative", _set(["queries", 0, "total_ms"], -5.0)),
+    ("v1 span negative", _set(["queries", 0, "spans", "intent"], -1.0)),
+    ("v1 span a string", _set(["queries", 0, "spans", "intent"], "fast")),
+]
+V1_SEED = Path(__file__).resolve().parents[2] / "tests" / "data" / "runs" / "example_timer.json"
 
 
 def _raw_variants(seed: str) -> list[tuple[str, bytes]]:
@@ -76,11 +131,13 @@ def cases(ws: Workspace) -> list[Case]:
     seed_path = ws.saved_run("fuzz-seed")
     seed = seed_path.read_text(encoding="utf-8")
     files: list[tuple[str, str]] = []
-    for name, edit in MUTATIONS:
-        data = edit(json.loads(seed))
-        path = ws.fresh("fuzz").with_suffix(".json")
-        path.write_text(json.dumps(data, allow_nan=True), encoding="utf-8")
-        files.append((name, str(path)))
+    v1 = V1_SEED.read_text(encoding="utf-8")
+    for source, mutations in ((seed, SHARED + COLUMNS), (v1, SHARED[7:] + RECORDS)):
+        for name, edit in mutations:
+            data = edit(json.loads(source))
+            path = ws.fresh("fuzz").with_suffix(".json")
+            path.write_text(json.dumps(data, allow_nan=True), encoding="utf-8")
+            files.append((name if source is seed or name.startswith("v1") else f"v1 {name}", str(path)))
     for name, content in _raw_variants(seed):
         path = ws.fresh("fuzz").with_suffix(".json")
         path.write_bytes(content)
@@ -95,7 +152,7 @@ def cases(ws: Workspace) -> list[Case]:
     leak = ws.saved_run("fuzz-leak-other", "-n", "5", "--warmup", "0", command="leak", name="third")
     out: list[Case] = []
     for name, path in files:
-        exits = frozenset({0, 2}) if name in {"unknown field", "json with a BOM"} else USAGE
+        exits = frozenset({0, 2}) if name.removeprefix("v1 ") in {"unknown field", "json with a BOM"} else USAGE
         out.append(Case("runfile", f"report: {name}", ("report", path, "-f", "md"), exits, timeout=30))
         out.append(Case("runfile", f"diff: {name}", ("diff", str(seed_path), path), exits, timeout=30))
     out.append(Case("runfile", "diff of two pipelines", ("diff", str(seed_path), str(other_pipeline))))

@@ -21,7 +21,8 @@ from ragperf.errors import ExitCode, RunFileError
 from ragperf.schema import load_run
 
 RUNS = Path(__file__).parents[1] / "data" / "runs"
-SOURCES = ("example_timer", "rich_pyinstrument", "rich_memory", "rich_leak")
+# The saved files are version 1; "@v2" is the same file written by this ragperf (columns, version 2).
+SOURCES = ("example_timer", "rich_pyinstrument", "rich_memory", "rich_leak", "example_timer@v2", "rich_memory@v2")
 CASES_PER_SOURCE = 40
 NEST_DEPTHS = (50, 900, 5000)
 # Values a field may be damaged to: wrong types, non-finite and negative numbers, odd text.
@@ -120,6 +121,18 @@ def _cases() -> list[tuple[str, int]]:
     return [(source, seed) for source in SOURCES for seed in range(CASES_PER_SOURCE)]
 
 
+def _original(source: str, folder: Path) -> Path:
+    name, _, version = source.partition("@")
+    saved = RUNS / f"{name}.json"
+    if version != "v2":
+        return saved
+    from ragperf.schema import save_run
+
+    upgraded = folder / f"{name}.v2.json"
+    save_run(load_run(saved), upgraded)
+    return upgraded
+
+
 def _no_traceback(args: list[str]) -> None:
     result = runner.invoke(app, args)
     # CliRunner keeps an exception that escaped the command: only a deliberate exit is allowed.
@@ -133,7 +146,7 @@ def _no_traceback(args: list[str]) -> None:
 @pytest.mark.parametrize(("source", "seed"), _cases(), ids=[f"{s}-{n}" for s, n in _cases()])
 def test_damaged_run_file_loads_or_is_refused_cleanly(tmp_path: Path, source: str, seed: int) -> None:
     # GIVEN a real run file damaged one way (the same way for a given seed)
-    original = RUNS / f"{source}.json"
+    original = _original(source, tmp_path)
     text, what = mutate(original.read_text(encoding="utf-8"), random.Random(f"{source}-{seed}"))
     path = tmp_path / "damaged.json"
     path.write_text(text, encoding="utf-8")
@@ -155,6 +168,6 @@ def test_the_mutations_reach_every_kind_of_damage() -> None:
     # The fuzz is only as good as its spread: every kind of damage is among the cases.
     kinds = set()
     for source, seed in _cases():
-        text = (RUNS / f"{source}.json").read_text(encoding="utf-8")
+        text = (RUNS / f"{source.partition('@')[0]}.json").read_text(encoding="utf-8")
         kinds.add(mutate(text, random.Random(f"{source}-{seed}"))[1].split(" ")[0])
     assert kinds == {"truncated", "value", "delete", "extra", "nest", "byte", "empty", "number", "text"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +46,54 @@ def test_atomic_write_leaves_no_temp_files(tmp_path):
     atomic_write_text(path, '{"a": 1}')
     assert path.read_text() == '{"a": 1}'
     assert [p.name for p in path.parent.iterdir()] == ["run.json"]
+
+
+def test_a_version_1_file_loads_reports_and_diffs_against_version_2(tmp_path):
+    from typer.testing import CliRunner
+
+    from ragperf.cli.app import app
+    from ragperf.schema import save_run
+
+    # GIVEN a version-1 run file as an earlier ragperf wrote it
+    v1 = Path(__file__).parents[1] / "data" / "runs" / "rich_pyinstrument.json"
+    assert json.loads(v1.read_text())["schema_version"] == 1
+    # WHEN it is loaded THEN its queries are the same queries, by column
+    run = load_run(v1)
+    records = json.loads(v1.read_text())["queries"]
+    assert run.queries.n == len(records)
+    assert run.queries.total_ms.values.tolist() == [r["total_ms"] for r in records]
+    assert [q.id for q in run.queries] == [r["id"] for r in records]
+    # AND written again it is a version-2 file that loads to the same run
+    v2 = tmp_path / "v2.json"
+    save_run(run, v2)
+    assert json.loads(v2.read_text())["schema_version"] == 2
+    assert load_run(v2) == run
+    # AND the two versions report and diff alike
+    runner = CliRunner()
+    assert (
+        runner.invoke(app, ["report", str(v1), "-f", "md"]).stdout
+        == runner.invoke(app, ["report", str(v2), "-f", "md"]).stdout
+    )
+    diff = runner.invoke(app, ["diff", str(v1), str(v2)])
+    assert diff.exit_code == 0, diff.stdout
+    assert "No regression" in diff.stdout
+
+
+def test_a_damaged_column_is_one_line(tmp_path):
+    from ragperf.schema import save_run
+
+    run = load_run(Path(__file__).parents[1] / "data" / "runs" / "example_timer.json")
+    path = tmp_path / "run.json"
+    save_run(run, path)
+    data = json.loads(path.read_text())
+    cases = {
+        "not base64": "@@@@",
+        "too short": data["queries"]["total_ms"]["data"][:8],
+    }
+    for what, bad in cases.items():
+        broken = json.loads(path.read_text())
+        broken["queries"]["total_ms"]["data"] = bad
+        path.write_text(json.dumps(broken))
+        with pytest.raises(RunFileError, match="not a valid v2 run file") as info:
+            load_run(path)
+        assert "\n" not in str(info.value), what
