@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from ragperf.analysis.percentiles import order_statistic_ranks
 from ragperf.analysis.ranks import LogEstimate, hodges_lehmann, mann_whitney
 from ragperf.analysis.thresholds import DEFAULT_THRESHOLD, METRICS, parse_thresholds, split_thresholds
 
@@ -89,6 +90,7 @@ _MIN_TAIL = 5
 _FLOOR_MS = 1e-6
 # Bootstrap resamples are drawn in chunks of at most this many values to bound memory.
 _CHUNK_VALUES = 2_000_000
+_BOOTSTRAP_MAX_N = 2_000  # past this many queries a side, the asymptotic interval replaces the bootstrap
 _STD_NORMAL = NormalDist()
 _Z_POWER = _STD_NORMAL.inv_cdf(POWER)
 # Showing "unchanged" needs |estimate| + half-width < threshold; at a true change of 0 the estimate must land
@@ -321,7 +323,7 @@ def _gated_metric(
         need = math.ceil(_MIN_TAIL / (1.0 - q / 100.0) - 1e-9)
         if min(a.size, b.size) < need:
             return _describe(metric, a, b, threshold=threshold, verdict="too_few"), need
-    lo, hi = _bootstrap_log_ratio(a, b, metric, plan.level_alpha, rng)
+    lo, hi = _log_ratio_ci(a, b, metric, plan.level_alpha, rng)
     change = _describe(metric, a, b, threshold=threshold)
     ci = (math.expm1(lo), math.expm1(hi))
     verdict = decide(change.rel_change, ci, significant=lo > 0 or hi < 0, threshold=threshold)
@@ -355,6 +357,34 @@ def _relative(old: float, new: float) -> float:
     if old == 0:
         return 0.0 if new == 0 else math.inf
     return new / old - 1.0
+
+
+def _log_ratio_ci(
+    a: FloatArray, b: FloatArray, metric: str, level_alpha: float, rng: np.random.Generator
+) -> tuple[float, float]:
+    """CI of log(metric(new) / metric(old)): bootstrapped for small runs, asymptotic for large ones.
+
+    A bootstrap costs resamples x queries; past _BOOTSTRAP_MAX_N queries a side, where the large-
+    sample theory holds, the interval comes from each side's standard error instead: for a
+    percentile, read off its distribution-free order-statistic interval (as Price and Bonett,
+    2002, do for medians); for the mean, the delta method. Both cost one sort.
+    """
+    if max(a.size, b.size) <= _BOOTSTRAP_MAX_N:
+        return _bootstrap_log_ratio(a, b, metric, level_alpha, rng)
+    se = math.hypot(_log_se(a, metric), _log_se(b, metric))
+    est = math.log(_statistic(b, metric)) - math.log(_statistic(a, metric))
+    z = _STD_NORMAL.inv_cdf(1.0 - level_alpha / 2.0)
+    return est - z * se, est + z * se
+
+
+def _log_se(x: FloatArray, metric: str) -> float:
+    """Standard error of log(metric(x)) for a large sample."""
+    if metric == "mean":
+        mean = float(x.mean())
+        return float(x.std(ddof=1)) / math.sqrt(x.size) / mean if mean > 0 else math.inf
+    lo, hi = order_statistic_ranks(x.size, _PERCENTILE[metric], 0.95)
+    part = np.partition(x, (lo, hi))
+    return (math.log(part[hi]) - math.log(part[lo])) / (2 * _STD_NORMAL.inv_cdf(0.975))
 
 
 def _bootstrap_log_ratio(
