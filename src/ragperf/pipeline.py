@@ -2,13 +2,15 @@
 
 Sync pipelines run as plain calls; a pipeline with any `async def` callable runs each query as
 a coroutine on one event loop. Parallel sub-stages run on a thread pool (sync) or as tasks
-(async). Every call goes through its stage's trampoline so profilers can attribute samples.
+(async). Every call goes through its stage's trampoline so profilers can attribute samples; a
+fan-out's own waiting for its branches runs inside the parent stage's trampoline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import inspect
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -60,6 +62,7 @@ class Step:
     is_async: bool
     subs: tuple[Step, ...] = ()
     merge: Step | None = None
+    async_trampoline: Callable[[Callable[[Any], Any], Any], Any] | None = None  # a fan-out on an event loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +112,17 @@ def build_plan(config: Config) -> Plan:
                 if sub.enabled
             )
             merge = None if stage.merge is None else _step("merge", f"{stage.name}.merge", stage.merge, f"{key}.merge")
-            step = Step(stage.name, stage.name, None, None, is_async=False, subs=subs, merge=merge)
+            # The parent's trampolines frame the fan-out itself: its wait for the branches is its own time.
+            step = Step(
+                stage.name,
+                stage.name,
+                None,
+                make_trampoline(stage.name, is_async=False),
+                is_async=False,
+                subs=subs,
+                merge=merge,
+                async_trampoline=make_trampoline(stage.name, is_async=True),
+            )
         if stage.enabled:
             steps.append(step)
     pipeline = config.pipeline
@@ -261,31 +274,34 @@ class Executor:
             current_span.reset(token)
 
     def _parallel_sync(self, step: Step, state: State) -> Any:
-        recorder, pool = self.recorder, self._pool
-        if pool is None:  # pragma: no cover - build_plan gives every fan-out a pool
-            raise RuntimeError(step.path)
+        recorder = self.recorder
         span = OpenSpan(step.path)
         token = current_span.set(span)
         start = perf_counter_ns()
         try:
-            futures = [
-                pool.submit(contextvars.copy_context().run, _run_branch, sub, state, recorder) for sub in step.subs
-            ]
-            results: list[Any] = []
-            for future in futures:
-                try:
-                    results.append(future.result())
-                except StageFailed as failed:
-                    results.append(failed)
-            out = self._gathered(step, state, results)
-            if step.merge is not None:
-                out = _run_branch(step.merge, state, recorder)
+            out = step.trampoline(functools.partial(self._fan_out_sync, step), state)  # type: ignore[misc]
         except StageFailed as failed:
             _close(recorder, span, start, failed.error)
             current_span.reset(token)
             raise
         _close(recorder, span, start, None)
         current_span.reset(token)
+        return out
+
+    def _fan_out_sync(self, step: Step, state: State) -> Any:
+        recorder, pool = self.recorder, self._pool
+        if pool is None:  # pragma: no cover - build_plan gives every fan-out a pool
+            raise RuntimeError(step.path)
+        futures = [pool.submit(contextvars.copy_context().run, _run_branch, sub, state, recorder) for sub in step.subs]
+        results: list[Any] = []
+        for future in futures:
+            try:
+                results.append(future.result())
+            except StageFailed as failed:
+                results.append(failed)
+        out = self._gathered(step, state, results)
+        if step.merge is not None:
+            out = _run_branch(step.merge, state, recorder)
         return out
 
     async def _query_async(self, state: State) -> None:
@@ -306,30 +322,33 @@ class Executor:
             state.outputs[step.name] = out
 
     async def _parallel_async(self, step: Step, state: State) -> Any:
-        recorder, loop = self.recorder, asyncio.get_running_loop()
+        recorder = self.recorder
         span = OpenSpan(step.path)
         token = current_span.set(span)
         start = perf_counter_ns()
         try:
-            waits: list[Awaitable[Any]] = [
-                _run_async(sub, state, recorder)
-                if sub.is_async
-                else loop.run_in_executor(self._pool, contextvars.copy_context().run, _run_branch, sub, state, recorder)
-                for sub in step.subs
-            ]
-            results = list(await asyncio.gather(*waits, return_exceptions=True))
-            out = self._gathered(step, state, results)
-            if step.merge is not None:
-                merge = step.merge
-                out = (
-                    await _run_async(merge, state, recorder) if merge.is_async else _run_branch(merge, state, recorder)
-                )
+            out = await step.async_trampoline(functools.partial(self._fan_out_async, step), state)  # type: ignore[misc]
         except StageFailed as failed:
             _close(recorder, span, start, failed.error)
             current_span.reset(token)
             raise
         _close(recorder, span, start, None)
         current_span.reset(token)
+        return out
+
+    async def _fan_out_async(self, step: Step, state: State) -> Any:
+        recorder, loop = self.recorder, asyncio.get_running_loop()
+        waits: list[Awaitable[Any]] = [
+            _run_async(sub, state, recorder)
+            if sub.is_async
+            else loop.run_in_executor(self._pool, contextvars.copy_context().run, _run_branch, sub, state, recorder)
+            for sub in step.subs
+        ]
+        results = list(await asyncio.gather(*waits, return_exceptions=True))
+        out = self._gathered(step, state, results)
+        if step.merge is not None:
+            merge = step.merge
+            out = await _run_async(merge, state, recorder) if merge.is_async else _run_branch(merge, state, recorder)
         return out
 
     @staticmethod

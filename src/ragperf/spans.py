@@ -14,11 +14,27 @@ from contextvars import ContextVar
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ragperf.trampoline import call_trampoline
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import TracebackType
 
-__all__ = ["OpenSpan", "Recorder", "SpanRecord", "active_path", "current_span", "install", "metric", "stage"]
+__all__ = [
+    "OpenSpan",
+    "Recorder",
+    "SpanHandle",
+    "SpanRecord",
+    "active_path",
+    "child_path",
+    "close_span",
+    "current_span",
+    "framed",
+    "install",
+    "metric",
+    "open_span",
+    "stage",
+]
 
 F = TypeVar("F", bound="Callable[..., Any]")
 
@@ -46,11 +62,12 @@ class OpenSpan:
 class Recorder:
     """Collects the spans of the query being measured; the worker drains it after each query."""
 
-    __slots__ = ("origin_ns", "spans")
+    __slots__ = ("kinds", "origin_ns", "spans")
 
     def __init__(self) -> None:
         self.spans: list[SpanRecord] = []
         self.origin_ns = perf_counter_ns()
+        self.kinds: dict[str, str] = {}  # span path -> kind (retrieval, generation, ...) where one was given
 
     def drain(self) -> list[SpanRecord]:
         """Return the spans recorded so far and start a fresh list."""
@@ -95,19 +112,23 @@ class stage:  # noqa: N801 - used like a function: `with ragperf.stage("rerank")
     As a context manager: ``with ragperf.stage("rerank"): ...``.
     As a decorator: ``@ragperf.stage("rerank")`` on a sync or async function.
     Nested inside a configured stage or another span, the path becomes ``outer.name``.
+    `kind` (retrieval, rerank, generation, embedding, ...) is how reports and the roadmap treat it.
     """
 
-    __slots__ = ("_name", "_start", "_token")
+    __slots__ = ("_kind", "_name", "_start", "_token")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, kind: str | None = None) -> None:
         self._name = name
+        self._kind = kind
         self._token: Any = None
         self._start = 0
 
     def __enter__(self) -> stage:
-        if _recorder is not None:
-            parent = current_span.get()
-            path = self._name if parent is None or parent.path is None else f"{parent.path}.{self._name}"
+        recorder = _recorder
+        if recorder is not None:
+            path = child_path(self._name)
+            if self._kind is not None:
+                recorder.kinds.setdefault(path, self._kind)
             self._token = current_span.set(OpenSpan(path))
             self._start = perf_counter_ns()
         return self
@@ -131,14 +152,14 @@ class stage:  # noqa: N801 - used like a function: `with ragperf.stage("rerank")
             recorder.spans.append((span.path, self._start - recorder.origin_ns, end - self._start, error, span.metrics))
 
     def __call__(self, fn: F) -> F:
-        name = self._name
+        name, kind = self._name, self._kind
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 if _recorder is None:
                     return await fn(*args, **kwargs)
-                with stage(name):
+                with stage(name, kind):
                     return await fn(*args, **kwargs)
 
             return async_wrapper  # type: ignore[return-value]
@@ -147,7 +168,84 @@ class stage:  # noqa: N801 - used like a function: `with ragperf.stage("rerank")
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if _recorder is None:
                 return fn(*args, **kwargs)
-            with stage(name):
+            with stage(name, kind):
                 return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
+
+
+def child_path(name: str) -> str:
+    """The path a span named `name` opened now would get: `name` under the innermost open span."""
+    parent = current_span.get()
+    return name if parent is None or parent.path is None else f"{parent.path}.{name}"
+
+
+def framed(fn: F, name: str | None = None) -> F:
+    """Wrap `fn` so that, while ragperf records, it runs under a stage trampoline profilers can see.
+
+    Hooks (callbacks, span handlers, tracers) can open a span but cannot put a frame on the
+    stack; a framework adapter wraps the component's work method with this so its samples and
+    allocations land in the component's span. The trampoline is the one of `name` under the
+    innermost open span (when the span opens inside `fn`, as LangChain's callbacks do), or of the
+    innermost open span itself (`name=None`: the span is already open when `fn` is called).
+    """
+    @functools.wraps(fn)
+    def framed_call(*args: Any, **kwargs: Any) -> Any:
+        if _recorder is None:
+            return fn(*args, **kwargs)
+        path = child_path(name) if name is not None else active_path()
+        if path is None:
+            return fn(*args, **kwargs)
+        return call_trampoline(path)(fn, args, kwargs)
+
+    framed_call.__ragperf_framed__ = True  # type: ignore[attr-defined]
+    return framed_call  # type: ignore[return-value]
+
+
+class SpanHandle:
+    """A span opened by `open_span`, for hooks whose start and end are separate calls (framework callbacks)."""
+
+    __slots__ = ("previous", "span", "start", "token")
+
+    def __init__(self, span: OpenSpan, previous: OpenSpan | None, token: Any, start: int) -> None:
+        self.span = span
+        self.previous = previous
+        self.token = token
+        self.start = start
+
+
+def open_span(name: str, kind: str | None = None) -> SpanHandle | None:
+    """Open a span under the innermost open one; None when ragperf is not recording.
+
+    The counterpart of `with stage(name)` for code that sees only a start and an end event
+    (LangChain callbacks, LlamaIndex span handlers, a Haystack tracer): pass the handle to
+    `close_span` when the component ends. Spans opened inside it nest under it.
+    """
+    recorder = _recorder
+    if recorder is None:
+        return None
+    previous = current_span.get()
+    path = name if previous is None or previous.path is None else f"{previous.path}.{name}"
+    if kind is not None:
+        recorder.kinds.setdefault(path, kind)
+    span = OpenSpan(path)
+    token = current_span.set(span)
+    return SpanHandle(span, previous, token, perf_counter_ns())
+
+
+def close_span(handle: SpanHandle | None, error: BaseException | str | None = None) -> None:
+    """Record a span opened by `open_span` and make its parent the innermost span again."""
+    if handle is None:
+        return
+    end = perf_counter_ns()
+    try:
+        current_span.reset(handle.token)
+    except ValueError:  # ended in another context than it started in (an async callback): restore by value
+        current_span.set(handle.previous)
+    recorder = _recorder
+    if recorder is None or handle.span.path is None:
+        return
+    text = error if error is None or isinstance(error, str) else f"{type(error).__name__}: {error}"
+    recorder.spans.append(
+        (handle.span.path, handle.start - recorder.origin_ns, end - handle.start, text, handle.span.metrics)
+    )

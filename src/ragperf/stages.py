@@ -1,4 +1,8 @@
-"""The stages a run file lists: configured stages and sub-stages in order, then spans marked in code."""
+"""The stages a run file lists: configured stages and sub-stages in order, then the spans seen running.
+
+Spans seen running are framework components and blocks marked in code: each is listed under its
+parent, siblings in the order they started in the first query they ran in.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,23 @@ from typing import TYPE_CHECKING
 from ragperf.schema.run import StageInfo
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from ragperf.config import Config
+    from ragperf.run.events import SpanPath
 
 __all__ = ["stage_infos"]
 
 
-def stage_infos(config: Config, seen_paths: Iterable[str] = ()) -> list[StageInfo]:
-    """Configured stages and sub-stages in order, then spans marked in user code under them."""
+def stage_infos(
+    config: Config, seen_paths: Iterable[str] = (), seen: Mapping[str, SpanPath] | None = None
+) -> list[StageInfo]:
+    """Configured stages and sub-stages in order, then the spans seen running, under their parents.
+
+    `seen` gives a seen path's kind and start (from the worker); without it, kind "other" and
+    alphabetical order.
+    """
+    seen = seen or {}
     infos: list[StageInfo] = []
     for stage in config.stages:
         infos.append(
@@ -51,9 +63,13 @@ def stage_infos(config: Config, seen_paths: Iterable[str] = ()) -> list[StageInf
                 )
             )
     known = {info.path for info in infos}
-    for path in sorted(set(seen_paths) - known):
+    unknown = sorted(set(seen_paths) - known)
+    for path in sorted(unknown, key=lambda p: seen[p].start_ns if p in seen else 0):  # stable: ties stay by name
         parent = path.rsplit(".", 1)[0] if "." in path else None
-        infos.append(StageInfo(path=path, parent=parent, kind="other", call=None, target_ms=None, enabled=True))
+        kind = seen[path].kind if path in seen else None
+        infos.append(
+            StageInfo(path=path, parent=parent, kind=kind or "other", call=None, target_ms=None, enabled=True)
+        )
     return _parents_first(infos)
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["STAGE_FILE_PREFIX", "make_trampoline", "stage_of_filename"]
+__all__ = ["STAGE_FILE_PREFIX", "call_trampoline", "make_call_trampoline", "make_trampoline", "stage_of_filename"]
 
 STAGE_FILE_PREFIX = "<ragperf-stage:"
 _UNSAFE = re.compile(r"\W")
@@ -38,3 +38,27 @@ def stage_of_filename(filename: str) -> str | None:
     if filename.startswith(STAGE_FILE_PREFIX) and filename.endswith(">"):
         return filename[len(STAGE_FILE_PREFIX) : -1]
     return None
+
+
+def make_call_trampoline(path: str) -> Callable[..., Any]:
+    """Compile `ragperf_stage__<path>(fn, args, kwargs)`: the same frame, for work run on another thread.
+
+    It calls `fn(*args, **kwargs)` itself, so no wrapper frame of ragperf's sits between the
+    stage's frame and the work in a profile.
+    """
+    func_name = "ragperf_stage__" + _UNSAFE.sub("_", path)
+    source = f"def {func_name}(fn, args, kwargs):\n    return fn(*args, **kwargs)\n"
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"{STAGE_FILE_PREFIX}{path}>", "exec"), namespace)  # noqa: S102 - fixed source
+    return namespace[func_name]  # type: ignore[no-any-return]
+
+
+_call_trampolines: dict[str, Callable[..., Any]] = {}
+
+
+def call_trampoline(path: str) -> Callable[..., Any]:
+    """The call trampoline of `path`, compiled once per path."""
+    found = _call_trampolines.get(path)
+    if found is None:
+        found = _call_trampolines[path] = make_call_trampoline(path)
+    return found

@@ -206,9 +206,10 @@ def _evidence(
     allocs = sorted((h for h in mine if h.unit == "bytes"), key=lambda h: -h.self_value)
     characters: set[Character] = set()
     waiting_share = None
-    sampled = sum(h.self_value for h in timed)
+    # Waiting on the stage's own threads is neither I/O nor CPU: the threads' work is counted where it ran.
+    sampled = sum(h.self_value for h in timed if not h.on_threads)
     if sampled > 0:
-        waiting_share = sum(h.self_value for h in timed if h.waiting) / sampled
+        waiting_share = sum(h.self_value for h in timed if h.waiting and not h.on_threads) / sampled
         characters.add("io" if waiting_share >= config.io_wait_share else "cpu")
     n_ok = max(1, run.summary.n_queries - run.summary.n_failed)
     if allocs and sum(h.self_value for h in allocs) / n_ok / BYTES_PER_MB >= config.alloc_mb_per_query:

@@ -29,6 +29,7 @@ __all__ = [
     "is_blocking_call",
     "leaf_waits",
     "stage_of_stack",
+    "waits_on_threads",
 ]
 
 # Calls that block the calling thread without using the CPU: a sample whose leaf is one of these
@@ -78,6 +79,24 @@ _WAITING_LINE = re.compile(
 )
 
 
+# Frames where a thread waits for work it handed to other threads: a future's result, a pool's
+# wait, a thread's start or join. A wait under one of these is not I/O: the work goes on elsewhere, and
+# (with ragperf's thread tracing) is attributed to the same stage.
+_THREAD_WAIT_FILES = ("concurrent/futures/_base.py", "concurrent\\futures\\_base.py")
+_THREAD_JOINS = frozenset(
+    {"join", "start", "_wait_for_tstate_lock", "Thread.join", "Thread.start", "Thread._wait_for_tstate_lock"}
+)
+
+
+def waits_on_threads(stack: Sequence[Frame]) -> bool:
+    """True when a waiting stack is blocked on other threads' work (futures, pools, joins), not on I/O."""
+    for frame in stack:
+        file = frame.file
+        if file.endswith(_THREAD_WAIT_FILES) or (file.endswith("threading.py") and frame.function in _THREAD_JOINS):
+            return True
+    return False
+
+
 def is_blocking_call(function: str) -> bool:
     """True when a leaf function is a call that waits (sleep, I/O, lock) rather than computes."""
     return function in BLOCKING_CALLS or function.rsplit(".", 1)[-1] in BLOCKING_CALLS
@@ -122,7 +141,7 @@ class _Acc:
     first_line: int = 0
 
 
-_Key = tuple[str, str, str, bool]  # stage, function, file, waiting
+_Key = tuple[str, str, str, bool, bool]  # stage, function, file, waiting, waiting on threads
 # Under this many samples a stage's ranking is mostly chance (a 10% function gets 0-10 of 50).
 MIN_STAGE_SAMPLES = 50
 
@@ -154,13 +173,14 @@ class HotspotBuilder:
         own = stack[first:]
         if waiting is None:
             waiting = bool(own) and is_blocking_call(own[-1].function)
+        on_threads = waiting and waits_on_threads(own)
         self.stage_totals[stage] = self.stage_totals.get(stage, 0.0) + value
         self.stage_samples[stage] = self.stage_samples.get(stage, 0) + samples
         if not own:
             return stage
         seen: set[_Key] = set()
         for frame in own:
-            key = (stage, frame.function, frame.file, waiting)
+            key = (stage, frame.function, frame.file, waiting, on_threads)
             if key in seen:  # recursion: a function's total counts once per stack
                 continue
             seen.add(key)
@@ -169,7 +189,7 @@ class HotspotBuilder:
                 acc = self._acc[key] = _Acc(first_line=frame.line)
             acc.total_value += value
         leaf = own[-1]
-        acc = self._acc[(stage, leaf.function, leaf.file, waiting)]
+        acc = self._acc[(stage, leaf.function, leaf.file, waiting, on_threads)]
         acc.self_value += value
         acc.samples += samples
         acc.count += count
@@ -185,6 +205,23 @@ class HotspotBuilder:
             if n < minimum and not stage.startswith("<")
         ]
 
+    def unseen_thread_warnings(self, share: float = 0.2) -> list[str]:
+        """For a backend that samples one thread: a warning per stage that mostly waited on threads it cannot see."""
+        waited: dict[str, float] = {}
+        for (stage, _, _, _, on_threads), acc in self._acc.items():
+            if on_threads:
+                waited[stage] = waited.get(stage, 0.0) + acc.self_value
+        out = []
+        for stage, value in waited.items():
+            total = self.stage_totals.get(stage, 0.0)
+            if total > 0 and value / total >= share and not stage.startswith("<"):
+                out.append(
+                    f"stage '{stage}' spent {value / total:.0%} of its time waiting on its own threads, which "
+                    f"{self.backend} does not sample (it sees the main thread only); "
+                    "to see that work, run with --backend py-spy (or memray, scalene)"
+                )
+        return out
+
     def hotspots(self, per_stage: int | None = 50) -> list[Hotspot]:
         """Hotspots ranked by self value within each stage (stages by total, largest first)."""
         by_stage: dict[str, list[tuple[_Key, _Acc]]] = {}
@@ -197,7 +234,7 @@ class HotspotBuilder:
         return out
 
     def _hotspot(self, key: _Key, acc: _Acc) -> Hotspot:
-        stage, function, file, waiting = key
+        stage, function, file, waiting, on_threads = key
         total = self.stage_totals.get(stage, 0.0)
         line = max(acc.line_self, key=acc.line_self.__getitem__) if acc.line_self else acc.first_line
         return Hotspot(
@@ -212,6 +249,7 @@ class HotspotBuilder:
             count=acc.count if self.unit == "bytes" else None,
             share=acc.self_value / total if total > 0 else 0.0,
             waiting=waiting,
+            on_threads=on_threads,
             backend=self.backend,
         )
 

@@ -75,7 +75,7 @@ class PyinstrumentBackend(Backend):
         builder = normalise_session(session.frame_records, session.min_interval, self.name)
         return BackendOutput(
             hotspots=builder.hotspots(),
-            warnings=builder.sample_warnings(),
+            warnings=[*builder.sample_warnings(), *builder.unseen_thread_warnings()],
             artifacts=[
                 Artifact(
                     kind="pyinstrument session",

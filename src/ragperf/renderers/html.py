@@ -232,7 +232,7 @@ def _hotspots(run: RunFile) -> str:
         unit = spots[0].unit
         rows = [
             [
-                f"<code>{escape(h.function)}</code>" + (" <small>(waiting)</small>" if h.waiting else ""),
+                f"<code>{escape(h.function)}</code>" + (f" <small>({h.wait_label})</small>" if h.wait_label else ""),
                 f'<code title="{escape(h.file)}">{escape(short_path(h.file))}:{h.line}</code>',
                 fmt_amount(h.self_value, unit),
                 fmt_amount(h.total_value, unit),

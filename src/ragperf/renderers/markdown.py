@@ -126,7 +126,7 @@ def _hotspots(run: RunFile) -> list[str]:
         out += [f"### {md_text(stage)}", ""]
         rows = [
             [
-                md_code(h.function) + (" (waiting)" if h.waiting else ""),
+                md_code(h.function) + (f" ({h.wait_label})" if h.wait_label else ""),
                 f"{md_text(short_path(h.file))}:{h.line}",
                 fmt_amount(h.self_value, unit),
                 fmt_amount(h.total_value, unit),

@@ -152,7 +152,7 @@ def _hotspot_table(run: RunFile) -> Table:
         # By share of the stage: a backend may report time (ms) and memory (bytes) side by side.
         top = sorted(by_stage[stage], key=lambda h: -h.share)[:_HOTSPOTS_PER_STAGE]
         for rank, spot in enumerate(top):
-            function = spot.function + (" (waiting)" if spot.waiting else "")
+            function = spot.function + (f" ({spot.wait_label})" if spot.wait_label else "")
             where = f"{_short(spot.file)}:{spot.line}" if spot.line else _short(spot.file)
             cost = fmt_amount(spot.self_value, spot.unit)
             table.add_row(stage if rank == 0 else "", function, where, cost, fmt_pct(spot.share))

@@ -17,7 +17,7 @@ from ragperf.errors import ExitCode, PipelineFailed, RagperfError
 from ragperf.interrupts import signal_name
 from ragperf.memory.sections import memory_sections
 from ragperf.queries import query_set_digest
-from ragperf.run.events import End, Fatal, Note, Ready, RunWarning, TeardownFailed
+from ragperf.run.events import End, Fatal, Note, Ready, RunWarning, SpanPaths, TeardownFailed
 from ragperf.schema.run import BackendInfo, RunFile
 from ragperf.stages import stage_infos
 
@@ -78,7 +78,8 @@ def build_run_file(context: RunContext, supervised: Supervised, *, pending_profi
     if not table.n:
         raise _nothing_measured(context, events, supervised, signum, reason)
     config = context.config
-    infos = stage_infos(config, table.paths)
+    seen = {path: info for e in events if isinstance(e, SpanPaths) for path, info in e.paths.items()}
+    infos = stage_infos(config, table.paths, seen)
     summary = summarise(table, infos, config.targets, config.report)
     memory, leak, summary = memory_sections(events, summary, config.targets, leak=context.leak, warmup=context.warmup)
     warnings = _warnings(events, supervised)

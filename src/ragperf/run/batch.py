@@ -14,7 +14,7 @@ from array import array
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 
-from ragperf.run.events import QueryBatch, QueryFailure, RunWarning
+from ragperf.run.events import QueryBatch, QueryFailure, RunWarning, SpanPath, SpanPaths
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -47,8 +47,11 @@ def _pad(columns: Iterable[array[Any]], row: int, missing: float) -> None:
 class BatchWriter:
     """Buffers measured queries by column and writes them to the stream in batches."""
 
-    def __init__(self, stream: Stream) -> None:
+    def __init__(self, stream: Stream, kinds: dict[str, str] | None = None) -> None:
         self._stream = stream
+        self._kinds = {} if kinds is None else kinds  # the recorder's, filled as spans open
+        self._new_paths: dict[str, SpanPath] = {}
+        self._seen_paths: set[str] = set()
         self._first = 0
         self._started_ns = 0
         self._warned: set[tuple[str, str]] = set()
@@ -63,9 +66,18 @@ class BatchWriter:
         self._failures: list[QueryFailure] = []
 
     def add(
-        self, query_ref: int, total_ns: int, records: list[SpanRecord], failure: QueryFailure | None, query_id: str
+        self,
+        query_ref: int,
+        total_ns: int,
+        records: list[SpanRecord],
+        failure: QueryFailure | None,
+        query_id: str,
+        start_ns: int = 0,
     ) -> None:
-        """One measured query: its position in the query set, wall time, span records and failure."""
+        """One measured query: its position in the query set, wall time, span records and failure.
+
+        `start_ns` is when the query started, on the recorder's clock (its spans' `start`).
+        """
         row = self._rows
         if row == 0:
             self._started_ns = perf_counter_ns()
@@ -77,6 +89,9 @@ class BatchWriter:
             column = spans.get(record[0])
             if column is None:
                 column = spans[record[0]] = array("q", [_ABSENT]) * row
+                if record[0] not in self._seen_paths:  # once per path and batch, not per span
+                    self._seen_paths.add(record[0])
+                    self._new_paths[record[0]] = SpanPath(self._kinds.get(record[0]), record[1] - start_ns)
             if len(column) > row:  # a span that ran several times in one query (a marked loop) adds up
                 column[row] += record[2]
             else:
@@ -136,6 +151,9 @@ class BatchWriter:
         for metric_column in self._metrics.values():
             del metric_column[rows:]
         self._failures = [f for f in self._failures if f.index < self._first + rows]
+        if self._new_paths:
+            self._stream.emit(SpanPaths(self._new_paths))
+            self._new_paths = {}
         metrics: dict[str, dict[str, str]] = {}
         for (path, name), column in self._metrics.items():
             metrics.setdefault(path, {})[name] = _b64(column)

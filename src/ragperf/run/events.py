@@ -30,6 +30,8 @@ __all__ = [
     "Ready",
     "RunWarning",
     "SiteRecord",
+    "SpanPath",
+    "SpanPaths",
     "StageReading",
     "Teardown",
     "TeardownFailed",
@@ -59,7 +61,29 @@ class Ready(_Record):
     """Setup finished."""
 
     kind: ClassVar[str] = "ready"
-    setup_ms: float
+    setup_ms: float  # the pipeline's setup call
+    import_ms: float = 0.0  # importing the modules the config names (before setup)
+    packages: dict[str, str] = dataclasses.field(default_factory=dict)  # distributions imported by then
+
+
+class SpanPath(NamedTuple):
+    """A span path seen for the first time: its kind (None: as configured) and when it started in its query."""
+
+    kind: str | None
+    start_ns: int  # from the start of the first query it ran in
+
+
+@dataclass(frozen=True, slots=True)
+class SpanPaths(_Record):
+    """Span paths that ran for the first time in the batch before it (framework components, marked blocks)."""
+
+    kind: ClassVar[str] = "span_paths"
+    paths: dict[str, SpanPath]
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> SpanPaths:
+        """Paths become named tuples."""
+        return cls(paths={path: SpanPath(*value) for path, value in data.pop("paths").items()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +271,7 @@ Event: TypeAlias = (
     | Warmup
     | Measuring
     | QueryBatch
+    | SpanPaths
     | Note
     | RunWarning
     | MemoryBaseline
@@ -265,6 +290,7 @@ _KINDS: dict[str, type[_Record]] = {
         Warmup,
         Measuring,
         QueryBatch,
+        SpanPaths,
         Note,
         RunWarning,
         MemoryBaseline,

@@ -22,7 +22,7 @@ from pathlib import Path
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 
-from ragperf import notes, spans
+from ragperf import notes, spans, threads
 from ragperf.backends.registry import load_backend
 from ragperf.errors import ExitCode, PipelineFailed, RagperfError
 from ragperf.interrupts import STOP_SIGNALS, Interrupted, signal_name
@@ -134,6 +134,7 @@ def _run(spec: WorkerSpec, stream: Stream, stop: _Stop) -> int:
     plan = build_plan(spec.config)
     recorder = spans.Recorder()
     spans.install(recorder)
+    threads.install()
     notes.install_sink(lambda text: stream.emit(Note(text)))
     executor = Executor(plan, recorder, probe=None if memory is None else memory.probe)
     try:
@@ -159,6 +160,7 @@ def _run(spec: WorkerSpec, stream: Stream, stop: _Stop) -> int:
                 stream.emit(TeardownFailed(message=f"teardown was {stop.reason()}"))
     finally:
         spans.install(None)
+        threads.uninstall()
         notes.install_sink(None)
         executor.close()
         if memory is not None:
@@ -208,7 +210,7 @@ def _measure(
     """Run the measured queries under the backend; return (complete, why not)."""
     artifacts = Path(spec.artifacts)
     recorder = executor.recorder
-    batch = BatchWriter(stream)
+    batch = BatchWriter(stream, recorder.kinds)
     queries, n_queries = spec.queries, len(spec.queries)
     backend.start(artifacts)
     stream.emit(Measuring())
@@ -227,7 +229,7 @@ def _measure(
             total_ns = perf_counter_ns() - start
             if memory is not None:  # the readings' own time is not the pipeline's
                 total_ns -= memory.after_query(index, item.id, stream)
-            batch.add(index % n_queries, total_ns, recorder.drain(), failure, item.id)
+            batch.add(index % n_queries, total_ns, recorder.drain(), failure, item.id, start - recorder.origin_ns)
             if failure is not None and spec.fail_fast:
                 return False, f"stopped by --fail-fast at query {index} (stage '{failure.stage}' raised)"
     except KeyboardInterrupt:

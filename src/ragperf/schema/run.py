@@ -160,7 +160,18 @@ class Hotspot(_Model):
     count: int | None = Field(default=None, description="allocations, for memory backends")
     share: float = Field(description="self_value / the stage's total, 0..1")
     waiting: bool = Field(default=False, description="time spent blocked (I/O, sleep, locks)")
+    on_threads: bool = Field(
+        default=False,
+        description="waiting for the stage's own threads (a future's result, a join): not I/O, the work is elsewhere",
+    )
     backend: str
+
+    @property
+    def wait_label(self) -> str | None:
+        """How reports label a waiting hotspot: "waiting", "waiting on its threads", or None when it computes."""
+        if not self.waiting:
+            return None
+        return "waiting on its threads" if self.on_threads else "waiting"
 
 
 class Artifact(_Model):
