@@ -68,8 +68,12 @@ def capture_environment(
     started_at: str,
     load_start: tuple[float, float, float] | None,
     extra_packages: tuple[str, ...] = (),
+    imported: dict[str, str] | None = None,
 ) -> Environment:
-    """Describe this machine, the key package versions and the pipeline project's git commit."""
+    """Describe this machine, the package versions and the pipeline project's git commit.
+
+    `imported`: the distributions the pipeline imported (from the worker), beside ragperf's own.
+    """
     commit = _git(project, "rev-parse", "HEAD")
     status = _git(project, "status", "--porcelain", "--untracked-files=no") if commit else None
     return Environment(
@@ -81,7 +85,7 @@ def capture_environment(
         cpu_count=os.cpu_count() or 1,
         load_avg_start=load_start,
         load_avg_end=load_average(),
-        packages=_versions(extra_packages),
+        packages={**_versions(extra_packages), **(imported or {})},
         git_commit=commit,
         git_dirty=None if status is None else bool(status),
         started_at=started_at,

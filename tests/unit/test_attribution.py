@@ -151,3 +151,26 @@ def test_memray_capture_normalisation():
     assert top.function == "alloc_b"
     assert top.count == 20 * 400 * 8
     assert top.self_value >= 20 * 400 * 8 * 16384
+
+
+def test_waiting_on_own_threads_is_not_io():
+    # GIVEN a stage blocked in a future's result (its work on a pool), and one blocked in a socket read
+    builder = HotspotBuilder("test", "ms")
+    futures = "/usr/lib/python3.11/concurrent/futures/_base.py"
+    threading_py = "/usr/lib/python3.11/threading.py"
+    builder.add(
+        [_stage("fan"), _frame("fan_out"), _frame("result", futures), _frame("wait", threading_py), _frame("acquire")],
+        5.0,
+    )
+    builder.add([_stage("fetch"), _frame("get"), _frame("recv", "<built-in>", 0)], 5.0)
+    spots = {h.stage: h for h in builder.hotspots() if h.self_value > 0}
+    # THEN both are waiting, only the first on its threads, and the labels say which
+    assert spots["fan"].waiting and spots["fan"].on_threads
+    assert spots["fan"].wait_label == "waiting on its threads"
+    assert spots["fetch"].waiting and not spots["fetch"].on_threads
+    assert spots["fetch"].wait_label == "waiting"
+    # AND a one-thread backend's warning names the stage that mostly waited on threads it cannot see
+    warnings = builder.unseen_thread_warnings()
+    assert len(warnings) == 1
+    assert "'fan'" in warnings[0]
+    assert "py-spy" in warnings[0]

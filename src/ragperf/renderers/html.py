@@ -16,7 +16,14 @@ from ragperf.renderers.blocks import Block, load_blocks, memory_blocks
 from ragperf.renderers.format import fmt_amount, fmt_ms, fmt_pct
 from ragperf.renderers.html_data import HtmlData, template_data
 from ragperf.renderers.html_roadmap import badge, roadmap_html
-from ragperf.renderers.sections import backend_label, executive_lines, headline, hotspot_groups, short_path
+from ragperf.renderers.sections import (
+    backend_label,
+    context_lines,
+    executive_lines,
+    headline,
+    hotspot_groups,
+    short_path,
+)
 from ragperf.renderers.svg import PALETTE, PRIORITY_COLOURS, hbars, histogram_row, line_chart, stacked_bars
 
 if TYPE_CHECKING:
@@ -90,9 +97,12 @@ def _meta(report: Report) -> str:
     if run is None:
         return ""
     env = run.environment
-    return (
-        f"{run.summary.n_queries} queries after {run.warmup} warm-up, backend {run.backend.name}, "
-        f"started {env.started_at}, Python {env.python}, {env.cpu_count} CPUs ({env.cpu_model})"
+    return " ".join(
+        [
+            f"{run.summary.n_queries} queries after {run.warmup} warm-up, backend {run.backend.name}, "
+            f"started {env.started_at}, Python {env.python}, {env.cpu_count} CPUs ({env.cpu_model}).",
+            *context_lines(run),
+        ]
     )
 
 

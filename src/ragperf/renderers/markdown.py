@@ -12,6 +12,7 @@ from ragperf.renderers.sections import (
     PRIORITY_TITLES,
     backend_label,
     character_text,
+    context_lines,
     executive_lines,
     headline,
     hotspot_groups,
@@ -48,6 +49,8 @@ class MarkdownRenderer(Renderer):
         """The whole report as Markdown."""
         out = [f"# Performance report: {md_text(report.title)}", ""]
         out += [md_text(headline(report)), ""]
+        if report.run is not None and (context := context_lines(report.run)):
+            out += [md_text(" ".join(context)), ""]
         out += ["## Executive summary", ""]
         rows = (
             [md_text(check), target, measured, verdict] for check, target, measured, verdict in executive_lines(report)

@@ -102,6 +102,28 @@ def headline(report: Report) -> str:
     return text
 
 
+_MAX_PACKAGES = 15
+_CORE_PACKAGES = frozenset({"ragperf", "pydantic", "pydantic-core", "numpy", "typing-extensions", "annotated-types"})
+
+
+def context_lines(run: RunFile) -> list[str]:
+    """What the run's numbers depend on, before its first query: setup time and imported distributions."""
+    lines = []
+    if run.setup is not None:
+        setup = run.setup
+        lines.append(
+            f"Setup: {fmt_ms(setup.import_ms + setup.setup_ms)} ms before the first query "
+            f"(imports {fmt_ms(setup.import_ms)} ms, setup call {fmt_ms(setup.setup_ms)} ms)."
+        )
+    imported = {name: v for name, v in run.environment.packages.items() if name.lower() not in _CORE_PACKAGES}
+    if imported:
+        shown = [f"{name} {v}" for name, v in list(imported.items())[:_MAX_PACKAGES]]
+        more = len(imported) - len(shown)
+        tail = f" and {more} more (all in the run file's environment.packages)" if more > 0 else ""
+        lines.append("Imported by the pipeline: " + ", ".join(shown) + tail + ".")
+    return lines
+
+
 def short_path(path: str, keep: int = 3) -> str:
     """The last `keep` parts of a file path: enough to find the file, short enough for a table."""
     parts = path.replace("\\", "/").split("/")

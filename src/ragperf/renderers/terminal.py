@@ -10,6 +10,7 @@ from rich.text import Text
 
 from ragperf.renderers.console import verdict_text
 from ragperf.renderers.format import fmt_amount, fmt_ms, fmt_pct
+from ragperf.renderers.sections import context_lines
 from ragperf.renderers.terminal_memory import render_memory
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ def render_run(run: RunFile, console: Console) -> None:
             f", {state}",
         )
     )
+    for line in context_lines(run):
+        console.print(Text(line, style="dim"))
     for note in run.notes:
         console.print(Text.assemble(("note:", "yellow"), f" {note}"))
     for warning in run.warnings:

@@ -17,8 +17,8 @@ from ragperf.errors import ExitCode, PipelineFailed, RagperfError
 from ragperf.interrupts import signal_name
 from ragperf.memory.sections import memory_sections
 from ragperf.queries import query_set_digest
-from ragperf.run.events import End, Fatal, Note, Ready, RunWarning, SpanPaths, TeardownFailed
-from ragperf.schema.run import BackendInfo, RunFile
+from ragperf.run.events import End, Fatal, Measuring, Note, Ready, RunWarning, SpanPaths, TeardownFailed
+from ragperf.schema.run import BackendInfo, RunFile, SetupTime
 from ragperf.stages import stage_infos
 
 if TYPE_CHECKING:
@@ -84,6 +84,8 @@ def build_run_file(context: RunContext, supervised: Supervised, *, pending_profi
     memory, leak, summary = memory_sections(events, summary, config.targets, leak=context.leak, warmup=context.warmup)
     warnings = _warnings(events, supervised)
     backend, entry = context.backend, context.entry
+    ready = next((e for e in events if isinstance(e, Ready)), None)
+    measuring = next((e for e in events if isinstance(e, Measuring)), None)
     run = RunFile(
         kind="leak" if context.leak is not None else "run",
         ragperf_version=ragperf.__version__,
@@ -97,7 +99,9 @@ def build_run_file(context: RunContext, supervised: Supervised, *, pending_profi
             context.started_at,
             context.load_start,
             () if entry.distribution is None else (entry.distribution,),
+            None if measuring is None else measuring.packages,
         ),
+        setup=None if ready is None else SetupTime(import_ms=ready.import_ms, setup_ms=ready.setup_ms),
         config=config.model_dump(mode="json"),
         config_file=str(context.config_path),
         config_digest=config.digest(),

@@ -63,7 +63,6 @@ class Ready(_Record):
     kind: ClassVar[str] = "ready"
     setup_ms: float  # the pipeline's setup call
     import_ms: float = 0.0  # importing the modules the config names (before setup)
-    packages: dict[str, str] = dataclasses.field(default_factory=dict)  # distributions imported by then
 
 
 class SpanPath(NamedTuple):
@@ -96,9 +95,10 @@ class Warmup(_Record):
 
 @dataclass(frozen=True, slots=True)
 class Measuring(_Record):
-    """The backend is on; measured queries follow."""
+    """The backend is on; measured queries follow. `packages`: the distributions the pipeline imported."""
 
     kind: ClassVar[str] = "measuring"
+    packages: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ragperf import notes, spans, threads
 from ragperf.backends.registry import load_backend
 from ragperf.errors import ExitCode, PipelineFailed, RagperfError
+from ragperf.imported import imported_distributions, loaded_modules
 from ragperf.interrupts import STOP_SIGNALS, Interrupted, signal_name
 from ragperf.pipeline import Executor, StageFailed, build_plan
 from ragperf.prctl import die_with_parent
@@ -131,14 +132,17 @@ def _run(spec: WorkerSpec, stream: Stream, stop: _Stop) -> int:
     sys.path.insert(0, spec.config_dir)
     memory = _memory_session(spec)  # before the pipeline's imports, so its RSS is the start
     backend, _ = load_backend(spec.backend, spec.backend_options)
-    plan = build_plan(spec.config)
+    before = loaded_modules()
+    started = perf_counter_ns()
+    plan = build_plan(spec.config)  # imports every module the config names
+    import_ms = (perf_counter_ns() - started) / 1e6
     recorder = spans.Recorder()
     spans.install(recorder)
     threads.install()
     notes.install_sink(lambda text: stream.emit(Note(text)))
     executor = Executor(plan, recorder, probe=None if memory is None else memory.probe)
     try:
-        ctx = _setup(executor, spec.config.pipeline.options, stream)
+        ctx = _setup(executor, spec.config.pipeline.options, stream, import_ms)
         try:
             for i in range(spec.warmup):
                 _warm(executor, spec.queries[i % len(spec.queries)], ctx, i)
@@ -146,7 +150,7 @@ def _run(spec: WorkerSpec, stream: Stream, stop: _Stop) -> int:
             recorder.drain()
             if memory is not None:
                 memory.baseline(stream)
-            complete, reason = _measure(spec, executor, backend, ctx, stream, memory, stop)
+            complete, reason = _measure(spec, executor, backend, ctx, stream, memory, stop, before)
             if memory is not None and complete:
                 memory.snapshots(executor, spec.queries, ctx, spec.measured, stream)
         finally:
@@ -177,10 +181,10 @@ def _memory_session(spec: WorkerSpec) -> MemorySession | None:
     return MemorySession(spec.leak)
 
 
-def _setup(executor: Executor, options: dict[str, Any], stream: Stream) -> Any:
+def _setup(executor: Executor, options: dict[str, Any], stream: Stream, import_ms: float) -> Any:
     start = perf_counter_ns()
     ctx = executor.setup(options)
-    stream.emit(Ready(setup_ms=(perf_counter_ns() - start) / 1e6))
+    stream.emit(Ready(setup_ms=(perf_counter_ns() - start) / 1e6, import_ms=import_ms))
     return ctx
 
 
@@ -206,14 +210,19 @@ def _measure(
     stream: Stream,
     memory: MemorySession | None,
     stop: _Stop,
+    before: frozenset[str],
 ) -> tuple[bool, str | None]:
-    """Run the measured queries under the backend; return (complete, why not)."""
+    """Run the measured queries under the backend; return (complete, why not).
+
+    `before`: the modules loaded before the pipeline's, so Measuring lists what it imported.
+    """
     artifacts = Path(spec.artifacts)
     recorder = executor.recorder
     batch = BatchWriter(stream, recorder.kinds)
     queries, n_queries = spec.queries, len(spec.queries)
+    packages = imported_distributions(before)  # after warm-up: lazy imports of first calls are in
     backend.start(artifacts)
-    stream.emit(Measuring())
+    stream.emit(Measuring(packages=packages))
     stop.measuring = True
     try:
         for index in range(spec.measured):

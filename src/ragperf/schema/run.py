@@ -30,6 +30,7 @@ __all__ = [
     "RunFile",
     "RunFileBase",
     "RunSummary",
+    "SetupTime",
     "StageInfo",
     "StageSummary",
     "TargetVerdict",
@@ -60,6 +61,13 @@ class Environment(_Model):
     git_dirty: bool | None
     started_at: str
     finished_at: str
+
+
+class SetupTime(_Model):
+    """What the pipeline cost before its first query (milliseconds)."""
+
+    import_ms: float = Field(description="importing the modules the config names")
+    setup_ms: float = Field(description="the pipeline's setup call")
 
 
 class StageInfo(_Model):
@@ -198,6 +206,7 @@ class RunFileBase(_Model):
         "too sparse, a non-finite metric stored as null",
     )
     environment: Environment
+    setup: SetupTime | None = None
     config: dict[str, object]
     config_file: str | None
     config_digest: str
