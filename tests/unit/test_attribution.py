@@ -165,9 +165,11 @@ def test_waiting_on_own_threads_is_not_io():
     builder.add([_stage("fetch"), _frame("get"), _frame("recv", "<built-in>", 0)], 5.0)
     spots = {h.stage: h for h in builder.hotspots() if h.self_value > 0}
     # THEN both are waiting, only the first on its threads, and the labels say which
-    assert spots["fan"].waiting and spots["fan"].on_threads
+    assert spots["fan"].waiting
+    assert spots["fan"].on_threads
     assert spots["fan"].wait_label == "waiting on its threads"
-    assert spots["fetch"].waiting and not spots["fetch"].on_threads
+    assert spots["fetch"].waiting
+    assert not spots["fetch"].on_threads
     assert spots["fetch"].wait_label == "waiting"
     # AND a one-thread backend's warning names the stage that mostly waited on threads it cannot see
     warnings = builder.unseen_thread_warnings()
