@@ -69,6 +69,7 @@ class SubStageConfig(_Model):
 
     name: str
     call: str
+    target_ms: Limit | None = None
     enabled: bool = True
 
     _name = field_validator("name")(_check_name)
@@ -171,6 +172,17 @@ class Targets(_Model):
     leak_mb_per_iter: Limit | None = 0.5
     sustained_qps: Limit | None = 50
     peak_qps: Limit | None = 100
+    # p95 targets of any span path by its dotted path: a sub-stage, a framework component, a marked block.
+    spans: dict[str, Limit] = Field(default_factory=dict)
+
+    @field_validator("spans")
+    @classmethod
+    def _span_paths(cls, spans: dict[str, float]) -> dict[str, float]:
+        for path in spans:
+            if not path or any(not part for part in path.split(".")):
+                msg = f"'{path}' is not a span path; write it dotted, as the report lists it (e.g. 'rag.retriever')"
+                raise ValueError(msg)
+        return spans
 
 
 class MemoryConfig(_Model):

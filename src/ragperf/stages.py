@@ -6,6 +6,7 @@ parent, siblings in the order they started in the first query they ran in.
 
 from __future__ import annotations
 
+import difflib
 from typing import TYPE_CHECKING
 
 from ragperf.schema.run import StageInfo
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from ragperf.config import Config
     from ragperf.run.events import SpanPath
 
-__all__ = ["stage_infos"]
+__all__ = ["stage_infos", "unmatched_span_targets"]
 
 
 def stage_infos(
@@ -28,6 +29,7 @@ def stage_infos(
     alphabetical order.
     """
     seen = seen or {}
+    span_targets = config.targets.spans
     infos: list[StageInfo] = []
     for stage in config.stages:
         infos.append(
@@ -36,7 +38,7 @@ def stage_infos(
                 parent=None,
                 kind=stage.kind,
                 call=stage.call,
-                target_ms=stage.target_ms,
+                target_ms=stage.target_ms or span_targets.get(stage.name),
                 enabled=stage.enabled,
             )
         )
@@ -47,7 +49,7 @@ def stage_infos(
                     parent=stage.name,
                     kind=stage.kind,
                     call=sub.call,
-                    target_ms=None,
+                    target_ms=sub.target_ms or span_targets.get(f"{stage.name}.{sub.name}"),
                     enabled=stage.enabled and sub.enabled,
                 )
             )
@@ -58,7 +60,7 @@ def stage_infos(
                     parent=stage.name,
                     kind=stage.kind,
                     call=stage.merge,
-                    target_ms=None,
+                    target_ms=span_targets.get(f"{stage.name}.merge"),
                     enabled=stage.enabled,
                 )
             )
@@ -67,8 +69,9 @@ def stage_infos(
     for path in sorted(unknown, key=lambda p: seen[p].start_ns if p in seen else 0):  # stable: ties stay by name
         parent = path.rsplit(".", 1)[0] if "." in path else None
         kind = seen[path].kind if path in seen else None
+        target = span_targets.get(path)
         infos.append(
-            StageInfo(path=path, parent=parent, kind=kind or "other", call=None, target_ms=None, enabled=True)
+            StageInfo(path=path, parent=parent, kind=kind or "other", call=None, target_ms=target, enabled=True)
         )
     return _parents_first(infos)
 
@@ -88,3 +91,16 @@ def _parents_first(infos: list[StageInfo]) -> list[StageInfo]:
     visit(None)
     placed = {info.path for info in ordered}
     return ordered + [info for info in infos if info.path not in placed]
+
+
+def unmatched_span_targets(config: Config, infos: Iterable[StageInfo]) -> list[str]:
+    """A warning per `[targets.spans]` path that no span of the run has (a typo, or a span that never ran)."""
+    known = [info.path for info in infos]
+    out = []
+    for path in config.targets.spans:
+        if path in known:
+            continue
+        close = difflib.get_close_matches(path, known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        out.append(f"targets.spans names '{path}', which no span of this run has{hint}")
+    return out

@@ -50,17 +50,25 @@ class Evidence:
     hotspots: tuple[Hotspot, ...]
     slowest_branch: str | None
     slowest_branch_share: float | None
+    parent: str | None = None  # a nested span's parent: "largest" then means longest of its siblings
+    parent_share: float | None = None  # its mean as a share of its parent's
 
 
 @dataclass(frozen=True, slots=True)
 class RoadmapItem:
-    """One stage to work on: priority, evidence and the advice that fits it."""
+    """One span to work on: priority, evidence and the advice that fits it.
+
+    A nested span (a sub-stage, a framework component, a marked block) is an item of its own when
+    it dominates its parent item or misses its own target; it follows its parent in `Roadmap.items`
+    with `depth` one more, and is never more urgent than the parent it explains.
+    """
 
     stage: str
     kind: str
     priority: Priority
     evidence: Evidence
     advice: tuple[tuple[Rule, str], ...]
+    depth: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,15 +117,7 @@ def build_roadmap(run: RunFile | None, config: ReportConfig | None = None, leak:
     """Evidence, priority and advice for every stage that was a bottleneck or missed its target, and a leak."""
     config = report_config_from(run, config) if run is not None else config or ReportConfig()
     rules = (builtin_rules() if config.builtin_rules else ()) + config.rules
-    stages = _top_level(run) if run is not None else []
-    largest = _largest(run) if run is not None else None
-    items = [
-        item
-        for stage in stages
-        if run is not None and largest is not None and (item := _item(run, stage, largest, config, rules)) is not None
-    ]
-    order = {"P0": 0, "P1": 1, "P2": 2}
-    items.sort(key=lambda i: (order[i.priority], -i.evidence.affected_queries, -(i.evidence.share or 0.0)))
+    items = _items(run, None, None, config, rules) if run is not None else []
     leak_item = _leak_item(leak, rules) if leak is not None else None
     wins: list[tuple[RoadmapItem | LeakItem, Rule, str]] = []
     if leak_item is not None:
@@ -152,22 +152,49 @@ def _leak_item(leak: LeakReport, rules: tuple[Rule, ...]) -> LeakItem | None:
     )
 
 
-def _top_level(run: RunFile) -> list[StageSummary]:
-    parents = {info.path: info.parent for info in run.stages}
-    return [s for s in run.summary.stages if parents.get(s.path) is None and not s.skipped and s.n > 0]
+_ORDER = {"P0": 0, "P1": 1, "P2": 2}
+# A nested span that takes less of its parent than this explains little of it, even when it is its longest child.
+_MIN_PARENT_SHARE = 0.2
 
 
-def _largest(run: RunFile) -> dict[str, NDArray[np.bool_]]:
-    """For each top-level stage, which successful queries it was the longest stage of (one pass, all stages)."""
-    top = [info.path for info in run.stages if info.parent is None]
-    winner = largest_stage(run.queries, top)
-    return {path: winner == i for i, path in enumerate(top)}
+def _items(
+    run: RunFile, parent: RoadmapItem | None, parent_path: str | None, config: ReportConfig, rules: tuple[Rule, ...]
+) -> list[RoadmapItem]:
+    """The items among the children of `parent_path` (top-level stages for None), each followed by its own.
+
+    Siblings compete for "largest" (one pass over their columns). A child of an item explains it when
+    it takes a real share of it; any span over its own target is an item wherever it is.
+    """
+    children = [info.path for info in run.stages if info.parent == parent_path]
+    summaries = {s.path: s for s in run.summary.stages}
+    spans = [summaries[p] for p in children if p in summaries and not summaries[p].skipped and summaries[p].n > 0]
+    if not spans:
+        return []
+    winner = largest_stage(run.queries, children)
+    found: list[tuple[RoadmapItem | None, StageSummary]] = []
+    for span in spans:
+        item = _item(run, span, winner == children.index(span.path), parent, config, rules)
+        found.append((item, span))
+    ranked = sorted(
+        (item for item, _ in found if item is not None),
+        key=lambda i: (_ORDER[i.priority], -i.evidence.affected_queries, -(i.evidence.share or 0.0)),
+    )
+    out: list[RoadmapItem] = []
+    for item in ranked:
+        out.append(item)
+        out.extend(_items(run, item, item.stage, config, rules))
+    # Spans under a child that is no item can still miss their own targets.
+    for item, span in found:
+        if item is None:
+            out.extend(i for i in _items(run, None, span.path, config, rules) if i.evidence.over_target_queries)
+    return out
 
 
 def _item(
     run: RunFile,
     stage: StageSummary,
-    largest: dict[str, NDArray[np.bool_]],
+    winners: NDArray[np.bool_],
+    parent: RoadmapItem | None,
     config: ReportConfig,
     rules: tuple[Rule, ...],
 ) -> RoadmapItem | None:
@@ -175,7 +202,9 @@ def _item(
     n_ok = int(table.ok.sum())
     if not n_ok:
         return None
-    winners = largest.get(stage.path, np.zeros(n_ok, dtype=bool))
+    nested = "." in stage.path
+    if nested and (parent is None or (stage.parent_share or 0.0) < _MIN_PARENT_SHARE):
+        winners = np.zeros(n_ok, dtype=bool)  # only its own target can make it an item
     spans = table.span(stage.path)[table.ok]
     over = (spans > stage.target_ms) if stage.target_ms is not None else np.zeros(n_ok, dtype=bool)
     affected = int((winners | over).sum())
@@ -189,7 +218,11 @@ def _item(
         for rule in rules
         if rule.applies(stage.kind, evidence.characters, top_share)
     )
-    return RoadmapItem(stage.path, stage.kind, priority_for(evidence.fraction, config), evidence, advice)
+    priority = priority_for(evidence.fraction, config)
+    if parent is not None and _ORDER[priority] < _ORDER[parent.priority]:
+        priority = parent.priority  # a part is never more urgent than the whole it explains
+    depth = 0 if parent is None else parent.depth + 1
+    return RoadmapItem(stage.path, stage.kind, priority, evidence, advice, depth=depth)
 
 
 def _evidence(
@@ -217,6 +250,7 @@ def _evidence(
     if not characters:
         characters.add("unknown")
     branch, branch_share = _slowest_branch(run, stage)
+    parent = stage.path.rsplit(".", 1)[0] if "." in stage.path else None
     return Evidence(
         share=stage.share,
         queries=n_ok,
@@ -232,6 +266,8 @@ def _evidence(
         hotspots=tuple(h for h in (timed or allocs)[:_TOP_HOTSPOTS] if h.share >= _MIN_HOTSPOT_SHARE),
         slowest_branch=branch,
         slowest_branch_share=branch_share,
+        parent=parent,
+        parent_share=stage.parent_share,
     )
 
 

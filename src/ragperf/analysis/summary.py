@@ -40,9 +40,7 @@ def summarise(
     totals = table.total_ms.values[ok]
     mean_total = float(totals.mean()) if totals.size else None
     top = [s.path for s in stages if s.parent is None]
-    largest = largest_stage(table, top)
-    counts = np.bincount(largest[largest >= 0], minlength=len(top))
-    winners = {path: int(count) for path, count in zip(top, counts, strict=True) if count}
+    winners = _longest_among_siblings(table, stages)
     failures = Counter(f.error.stage for f in table.failures)
     summaries = tuple(
         _summarise_span(
@@ -58,6 +56,7 @@ def summarise(
         )
         for info in stages
     )
+    summaries = _with_parent_shares(summaries, stages)
     total = _summarise_span(
         TOTAL,
         "pipeline",
@@ -69,7 +68,7 @@ def summarise(
         target_ms=None,
         metrics={},
     )
-    ranked = sorted(winners.items(), key=lambda item: -item[1])
+    ranked = sorted(((path, winners[path]) for path in top if winners.get(path)), key=lambda item: -item[1])
     bottlenecks = tuple(
         Bottleneck(stage=path, queries=count, fraction=count / n_ok, priority=priority_for(count / n_ok, report))
         for path, count in ranked
@@ -82,6 +81,35 @@ def summarise(
         bottlenecks=bottlenecks,
         targets=_latency_targets(total, targets),
     )
+
+
+def _longest_among_siblings(table: QueryTable, stages: Sequence[StageInfo]) -> dict[str, int]:
+    """For every span path, the successful queries in which it was the longest of its siblings.
+
+    Top-level stages compete with each other (the pipeline's bottleneck); a nested span with the
+    other children of its parent (where inside the stage the time goes).
+    """
+    groups: dict[str | None, list[str]] = {}
+    for info in stages:
+        groups.setdefault(info.parent, []).append(info.path)
+    winners: dict[str, int] = {}
+    for paths in groups.values():
+        largest = largest_stage(table, paths)
+        counts = np.bincount(largest[largest >= 0], minlength=len(paths))
+        winners.update({path: int(count) for path, count in zip(paths, counts, strict=True) if count})
+    return winners
+
+
+def _with_parent_shares(summaries: tuple[StageSummary, ...], stages: Sequence[StageInfo]) -> tuple[StageSummary, ...]:
+    """Each nested span's mean as a share of its parent's mean."""
+    means = {s.path: s.mean for s in summaries}
+    parents = {info.path: info.parent for info in stages}
+    out = []
+    for span in summaries:
+        parent_mean = means.get(parents.get(span.path) or "")
+        share = span.mean / parent_mean if span.mean is not None and parent_mean else None
+        out.append(span if share is None else span.model_copy(update={"parent_share": share}))
+    return tuple(out)
 
 
 def _summarise_span(

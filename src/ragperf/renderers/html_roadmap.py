@@ -6,7 +6,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from ragperf.renderers.format import fmt_ms, fmt_pct
-from ragperf.renderers.sections import PRIORITY_TITLES, character_text
+from ragperf.renderers.sections import PRIORITY_TITLES, character_text, largest_text
 
 if TYPE_CHECKING:
     from ragperf.analysis.roadmap import LeakItem, Roadmap, RoadmapItem
@@ -52,7 +52,7 @@ def _item(item: RoadmapItem) -> str:
         else f"p95 {fmt_ms(e.p95)} ms (no target)"
     )
     facts = [
-        f"{fmt_pct(e.fraction)} of queries affected; largest stage in {e.bottleneck_queries} of {e.queries}",
+        f"{fmt_pct(e.fraction)} of queries affected; {escape(largest_text(e))}",
         f"{fmt_pct(e.share)} of the mean pipeline time",
         target,
         f"character: {escape(character_text(e))}",

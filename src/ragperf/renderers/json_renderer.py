@@ -69,6 +69,7 @@ def _item(item: RoadmapItem) -> dict[str, Any]:
         "stage": item.stage,
         "kind": item.kind,
         "priority": item.priority,
+        "depth": item.depth,
         "evidence": {
             "share": e.share,
             "queries": e.queries,
@@ -84,6 +85,8 @@ def _item(item: RoadmapItem) -> dict[str, Any]:
             "hotspots": [h.model_dump(mode="json") for h in e.hotspots],
             "slowest_branch": e.slowest_branch,
             "slowest_branch_share": e.slowest_branch_share,
+            "parent": e.parent,
+            "parent_share": e.parent_share,
         },
         "advice": [
             {"rule": rule.id, "title": rule.title, "effort": rule.effort, "quick_win": rule.quick_win, "text": text}

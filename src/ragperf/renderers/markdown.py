@@ -16,6 +16,7 @@ from ragperf.renderers.sections import (
     executive_lines,
     headline,
     hotspot_groups,
+    largest_text,
     short_path,
     stage_label,
 )
@@ -205,8 +206,7 @@ def _item(item: RoadmapItem) -> list[str]:
         else f"p95 {fmt_ms(e.p95)} ms, no target set"
     )
     out += [
-        f"- Share of the mean pipeline time: {fmt_pct(e.share)}; "
-        f"largest stage in {e.bottleneck_queries} of {e.queries} queries.",
+        f"- Share of the mean pipeline time: {fmt_pct(e.share)}; {md_text(largest_text(e))}.",
         f"- {target}.",
         f"- Character: {character_text(e)}.",
     ]

@@ -149,6 +149,16 @@ def hotspot_groups(run: RunFile) -> list[tuple[str, list[Hotspot]]]:
     return groups
 
 
+def largest_text(evidence: Evidence) -> str:
+    """How often the span was the longest of its kind: among the stages, or among its siblings."""
+    if evidence.parent is None:
+        return f"largest stage in {evidence.bottleneck_queries} of {evidence.queries} queries"
+    return (
+        f"longest part of {evidence.parent} in {evidence.bottleneck_queries} of {evidence.queries} queries, "
+        f"{fmt_pct(evidence.parent_share)} of its time"
+    )
+
+
 def character_text(evidence: Evidence) -> str:
     """What the hotspots say about a stage, in words."""
     parts = []

@@ -12,7 +12,7 @@ from ragperf.renderers.base import Renderer, Report
 from ragperf.renderers.blocks import Block, memory_blocks
 from ragperf.renderers.console import make_console, verdict_text
 from ragperf.renderers.format import fmt_pct
-from ragperf.renderers.sections import PRIORITY_TITLES, character_text, executive_lines, headline
+from ragperf.renderers.sections import PRIORITY_TITLES, character_text, executive_lines, headline, largest_text
 from ragperf.renderers.terminal import render_run
 from ragperf.renderers.terminal_load import render_load
 from ragperf.renderers.terminal_memory import render_memory
@@ -112,13 +112,14 @@ def _item_row(item: RoadmapItem) -> list[str | Text]:
     e = item.evidence
     evidence = [
         f"{fmt_pct(e.fraction)} of queries affected",
-        f"largest in {e.bottleneck_queries} of {e.queries}, over target in {e.over_target_queries}",
+        f"{largest_text(e)}, over target in {e.over_target_queries}",
         f"share {fmt_pct(e.share)}; {character_text(e)}",
     ]
     if e.hotspots:
         evidence.append("top: " + ", ".join(h.function for h in e.hotspots[:2]))
     advice = "\n".join(f"- {rule.title}" for rule, _ in item.advice)
-    return [_prio(item.priority), f"{item.stage}\n({item.kind})", "\n".join(evidence), advice]
+    stage = ("↳ " if item.depth else "") + item.stage
+    return [_prio(item.priority), f"{stage}\n({item.kind})", "\n".join(evidence), advice]
 
 
 def _leak_row(leak: LeakItem) -> list[str | Text]:

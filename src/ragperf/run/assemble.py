@@ -19,7 +19,7 @@ from ragperf.memory.sections import memory_sections
 from ragperf.queries import query_set_digest
 from ragperf.run.events import End, Fatal, Measuring, Note, Ready, RunWarning, SpanPaths, TeardownFailed
 from ragperf.schema.run import BackendInfo, RunFile, SetupTime
-from ragperf.stages import stage_infos
+from ragperf.stages import stage_infos, unmatched_span_targets
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -82,7 +82,7 @@ def build_run_file(context: RunContext, supervised: Supervised, *, pending_profi
     infos = stage_infos(config, table.paths, seen)
     summary = summarise(table, infos, config.targets, config.report)
     memory, leak, summary = memory_sections(events, summary, config.targets, leak=context.leak, warmup=context.warmup)
-    warnings = _warnings(events, supervised)
+    warnings = (*_warnings(events, supervised), *unmatched_span_targets(config, infos))
     backend, entry = context.backend, context.entry
     ready = next((e for e in events if isinstance(e, Ready)), None)
     measuring = next((e for e in events if isinstance(e, Measuring)), None)

@@ -118,10 +118,11 @@ class StageSummary(_Model):
     p95_ci: tuple[float, float] | None
     p99_ci: tuple[float, float] | None
     share: float | None = Field(description="mean of this span / mean pipeline total")
-    bottleneck_count: int
+    bottleneck_count: int = Field(description="queries in which this span was the longest of its siblings")
     target_ms: float | None
     verdict: Verdict = Field(description="PASS when p95 is under target_ms")
     metrics: dict[str, MetricSummary] = Field(default_factory=dict)
+    parent_share: float | None = Field(default=None, description="mean of this span / mean of its parent span")
 
 
 class TargetVerdict(_Model):
