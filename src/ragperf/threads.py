@@ -4,10 +4,11 @@ Profilers attribute a sample to the innermost stage trampoline on its thread's s
 thread's stack starts empty. While the worker records, `install()` patches the two doors work
 takes to another thread: `ThreadPoolExecutor.submit` (which `loop.run_in_executor`,
 `asyncio.to_thread` and LangChain's `ContextThreadPoolExecutor` all go through) and
-`threading.Thread.start`. Called inside an open span, each runs the work through that span's
-trampoline, with the span open on the new thread too, so py-spy, memray and scalene see the
-work under the stage, and spans opened there (a framework's components, `ragperf.stage`) nest
-under it. Outside any span, and when nothing records, both cost one ContextVar read.
+`threading.Thread.start` (non-daemon threads). Called inside an open span, each runs the work
+through that span's trampoline, with the span open on the new thread too, so py-spy, memray and
+scalene see the work under the stage, and spans opened there (a framework's components,
+`ragperf.stage`) nest under it. Outside any span, and when nothing records, both cost one
+ContextVar read.
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ def _traced_submit(self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: A
 def _traced_start(self: threading.Thread) -> None:
     path = _open_path()
     # A pool's own worker threads serve every later caller: their tasks are traced by submit instead.
-    if path is not None and getattr(self, "_target", None) is not thread._worker:
+    # A daemon thread is a background service started lazily by whichever stage came first (tqdm's
+    # monitor, a client's keep-alive): pinning its whole life to that stage would be wrong.
+    if path is not None and not self.daemon and getattr(self, "_target", None) is not thread._worker:
         run = self.run  # the subclass's run, or Thread.run calling the target
         self.run = lambda: _in_span(path, run, (), {})  # type: ignore[method-assign]
     _start(self)

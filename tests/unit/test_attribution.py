@@ -176,3 +176,17 @@ def test_waiting_on_own_threads_is_not_io():
     assert len(warnings) == 1
     assert "'fan'" in warnings[0]
     assert "py-spy" in warnings[0]
+
+
+def test_idle_background_threads_are_left_out():
+    # GIVEN py-spy --idle samples of a pool thread waiting for its next task, outside any stage
+    builder = HotspotBuilder("test", "ms")
+    pool = "/usr/lib/python3.11/concurrent/futures/thread.py"
+    idle = [_frame("_bootstrap"), _frame("_worker", pool), _frame("get"), _frame("acquire")]
+    builder.add(idle, 10.0, background=True)
+    builder.add([_stage("a"), _frame("work")], 1.0, background=True)
+    # AND the main thread waiting outside stages (an event loop between tasks)
+    builder.add([_frame("run_forever"), _frame("select")], 2.0)
+    # THEN the idle thread is counted as idle, not as time outside stages; the rest stays
+    assert builder.idle_samples == 1
+    assert builder.stage_totals == {"a": 1.0, OUTSIDE_STAGES: 2.0}

@@ -134,3 +134,14 @@ def test_framed_runs_a_callable_under_its_span_trampoline(recording):
         assert framed_here() == "rag"
     # AND outside a span or a recording, it is a plain call
     assert framed_here() is None
+
+
+def test_a_daemon_thread_is_a_background_service_not_the_stage_s(recording):
+    seen: list[tuple[str | None, str | None]] = []
+    with spans.stage("retrieve"):
+        # GIVEN a daemon thread started lazily inside a stage (tqdm's monitor, a client's keep-alive)
+        service = threading.Thread(target=lambda: seen.append(_seen()), daemon=True)
+        service.start()
+        service.join()
+    # THEN its life is not pinned to the stage that happened to start it
+    assert seen == [(None, None)]

@@ -155,6 +155,7 @@ class HotspotBuilder:
         self._acc: dict[_Key, _Acc] = {}
         self.stage_totals: dict[str, float] = {}
         self.stage_samples: dict[str, int] = {}
+        self.idle_samples = 0  # samples of idle background threads, left out
 
     def add(
         self,
@@ -164,15 +165,22 @@ class HotspotBuilder:
         samples: int = 1,
         count: int = 0,
         waiting: bool | None = None,
+        background: bool = False,
     ) -> str:
         """Add one stack (root first) costing `value`; return the stage it was attributed to.
 
         `waiting=None` decides from the leaf: a blocking call (sleep, select, lock) is waiting.
+        `background`: the stack is of a thread other than the main one (where the backend knows).
         """
         stage, first = stage_of_stack(stack)
         own = stack[first:]
         if waiting is None:
             waiting = bool(own) and is_blocking_call(own[-1].function)
+        if waiting and background and stage == OUTSIDE_STAGES:
+            # A thread other than the main one, waiting outside any stage, is idle: a pool thread
+            # between tasks, a library's monitor thread. Its samples say nothing about the pipeline.
+            self.idle_samples += samples
+            return stage
         on_threads = waiting and waits_on_threads(own)
         self.stage_totals[stage] = self.stage_totals.get(stage, 0.0) + value
         self.stage_samples[stage] = self.stage_samples.get(stage, 0) + samples

@@ -195,6 +195,7 @@ def normalise_speedscope(document: dict[str, Any], backend: str) -> HotspotBuild
     waiting_cache: dict[int, bool] = {}
     for profile in document["profiles"]:
         unit = 1000.0 if profile.get("unit", "seconds") == "seconds" else 1.0
+        background = '"MainThread"' not in str(profile.get("name", '"MainThread"'))  # 'Thread 12 "name"'
         for stack, weight in zip(profile["samples"], profile["weights"], strict=True):
             if not stack:
                 continue
@@ -202,7 +203,7 @@ def normalise_speedscope(document: dict[str, Any], backend: str) -> HotspotBuild
             leaf = stack[-1]
             if leaf not in waiting_cache:
                 waiting_cache[leaf] = _waits(sampled)
-            builder.add(sampled, weight * unit, waiting=waiting_cache[leaf])
+            builder.add(sampled, weight * unit, waiting=waiting_cache[leaf], background=background)
     return builder
 
 
