@@ -152,6 +152,10 @@ class stage:  # noqa: N801 - used like a function: `with ragperf.stage("rerank")
             recorder.spans.append((span.path, self._start - recorder.origin_ns, end - self._start, error, span.metrics))
 
     def __call__(self, fn: F) -> F:
+        """Decorate: the function runs in the span and under its trampoline, so it gets its own profile.
+
+        (A `with` block cannot put a frame on the stack: its profile samples stay with the span around it.)
+        """
         name, kind = self._name, self._kind
         if inspect.iscoroutinefunction(fn):
 
@@ -159,8 +163,8 @@ class stage:  # noqa: N801 - used like a function: `with ragperf.stage("rerank")
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 if _recorder is None:
                     return await fn(*args, **kwargs)
-                with stage(name, kind):
-                    return await fn(*args, **kwargs)
+                with stage(name, kind) as opened:
+                    return await call_trampoline(opened.path, is_async=True)(fn, args, kwargs)
 
             return async_wrapper  # type: ignore[return-value]
 
@@ -168,10 +172,16 @@ class stage:  # noqa: N801 - used like a function: `with ragperf.stage("rerank")
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if _recorder is None:
                 return fn(*args, **kwargs)
-            with stage(name, kind):
-                return fn(*args, **kwargs)
+            with stage(name, kind) as opened:
+                return call_trampoline(opened.path)(fn, args, kwargs)
 
         return wrapper  # type: ignore[return-value]
+
+    @property
+    def path(self) -> str:
+        """The dotted path of the span while it is open."""
+        span = current_span.get()
+        return self._name if span is None or span.path is None else span.path
 
 
 def child_path(name: str) -> str:

@@ -40,25 +40,30 @@ def stage_of_filename(filename: str) -> str | None:
     return None
 
 
-def make_call_trampoline(path: str) -> Callable[..., Any]:
-    """Compile `ragperf_stage__<path>(fn, args, kwargs)`: the same frame, for work run on another thread.
+def make_call_trampoline(path: str, *, is_async: bool = False) -> Callable[..., Any]:
+    """Compile `ragperf_stage__<path>(fn, args, kwargs)`: the same frame, around any call.
 
-    It calls `fn(*args, **kwargs)` itself, so no wrapper frame of ragperf's sits between the
-    stage's frame and the work in a profile.
+    For work run on another thread, a framework component, a decorated function. It calls
+    `fn(*args, **kwargs)` itself (awaits it when `is_async`), so no wrapper frame of ragperf's
+    sits between the stage's frame and the work in a profile.
     """
     func_name = "ragperf_stage__" + _UNSAFE.sub("_", path)
-    source = f"def {func_name}(fn, args, kwargs):\n    return fn(*args, **kwargs)\n"
+    if is_async:
+        source = f"async def {func_name}(fn, args, kwargs):\n    return await fn(*args, **kwargs)\n"
+    else:
+        source = f"def {func_name}(fn, args, kwargs):\n    return fn(*args, **kwargs)\n"
     namespace: dict[str, Any] = {}
     exec(compile(source, f"{STAGE_FILE_PREFIX}{path}>", "exec"), namespace)  # noqa: S102 - fixed source
     return namespace[func_name]  # type: ignore[no-any-return]
 
 
-_call_trampolines: dict[str, Callable[..., Any]] = {}
+_call_trampolines: dict[tuple[str, bool], Callable[..., Any]] = {}
 
 
-def call_trampoline(path: str) -> Callable[..., Any]:
-    """The call trampoline of `path`, compiled once per path."""
-    found = _call_trampolines.get(path)
+def call_trampoline(path: str, *, is_async: bool = False) -> Callable[..., Any]:
+    """The call trampoline of `path`, compiled once per path (and kind)."""
+    key = (path, is_async)
+    found = _call_trampolines.get(key)
     if found is None:
-        found = _call_trampolines[path] = make_call_trampoline(path)
+        found = _call_trampolines[key] = make_call_trampoline(path, is_async=is_async)
     return found

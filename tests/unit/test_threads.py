@@ -145,3 +145,20 @@ def test_a_daemon_thread_is_a_background_service_not_the_stage_s(recording):
         service.join()
     # THEN its life is not pinned to the stage that happened to start it
     assert seen == [(None, None)]
+
+
+def test_a_decorated_function_runs_under_its_own_trampoline(recording):
+    @spans.stage("embed", kind="embedding")
+    def embed() -> tuple[str | None, str | None]:
+        return _seen()
+
+    @spans.stage("search")
+    async def search() -> tuple[str | None, str | None]:
+        return _seen()
+
+    with spans.stage("retrieve"):
+        assert embed() == ("retrieve.embed", "retrieve.embed")
+        assert asyncio.run(search()) == ("retrieve.search", "retrieve.search")
+    # AND not recording, it is the plain function
+    spans.install(None)
+    assert embed() == (None, None)
