@@ -199,8 +199,9 @@ class CpuProfile:
         if self.passes and expected > 0 and self.passes < _MIN_PASS_SHARE * expected:
             out.append(
                 f"scalene sampled {self.passes} times in {self.elapsed_s:.1f} s, {self.passes / expected:.0%} of "
-                f"the {rate}/s asked for: it samples only when the main thread runs Python, so long native calls "
-                "held samples back, and their time is spread over the samples it did take"
+                f"the {rate}/s asked for: it samples only when the main thread gets to run Python, so long native "
+                "calls or other threads holding the GIL held samples back, and their time is spread over the "
+                "samples it did take"
             )
         waited: dict[str, float] = {}
         for spot in self.builder.hotspots(per_stage=None):
