@@ -135,7 +135,7 @@ def check_backend_output(
     hotspots: Iterable[Hotspot], artifacts: Iterable[Artifact], *, backend: str, stages: set[str]
 ) -> None:
     """Check normalised hotspots and artifacts: known stages, sane values, shares that add up."""
-    per_stage: dict[str, float] = {}
+    per_stage: dict[tuple[str, str], float] = {}  # time and memory shares are each of their own total
     for spot in hotspots:
         where = f"hotspot {spot.function} in {spot.stage}"
         if spot.backend != backend:
@@ -149,10 +149,11 @@ def check_backend_output(
             _fail(f"{where}: self {spot.self_value} exceeds total {spot.total_value}")
         if spot.unit == "bytes" and spot.count is None:
             _fail(f"{where}: a memory hotspot needs its allocation count")
-        per_stage[spot.stage] = per_stage.get(spot.stage, 0.0) + spot.share
-    for stage, share in per_stage.items():
+        key = (spot.stage, spot.unit)
+        per_stage[key] = per_stage.get(key, 0.0) + spot.share
+    for (stage, unit), share in per_stage.items():
         if share > 1 + 1e-3:
-            _fail(f"stage {stage}: self shares add up to {share:.3f} > 1")
+            _fail(f"stage {stage}: self shares ({unit}) add up to {share:.3f} > 1")
     for artifact in artifacts:
         if not Path(artifact.path).exists():
             _fail(f"artifact {artifact.kind}: {artifact.path} does not exist")
@@ -192,8 +193,8 @@ def check_backend_end_to_end(
     )
     run = execute(request).run
     check_backend_output(run.hotspots, run.artifacts, backend=backend, stages={s.path for s in run.stages})
-    stage, function = ("alloc", "hot_alloc") if memory else ("spin", "hot_spin")
-    ranked = sorted((h for h in run.hotspots if h.stage == stage), key=lambda h: -h.self_value)
+    stage, function, unit = ("alloc", "hot_alloc", "bytes") if memory else ("spin", "hot_spin", "ms")
+    ranked = sorted((h for h in run.hotspots if h.stage == stage and h.unit == unit), key=lambda h: -h.self_value)
     if not ranked:
         _fail(f"{backend}: no hotspots attributed to stage '{stage}'")
     if ranked[0].function != function:

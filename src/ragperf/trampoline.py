@@ -1,10 +1,16 @@
 """Per-stage trampolines: a frame every profiler can see, telling which stage a sample belongs to.
 
 Each stage is called through `ragperf_stage__<name>(fn, state)`, compiled with the file name
-`<ragperf-stage:<path>>`. Profilers keep the file name of a frame in their stacks (pyinstrument,
+`<exec@ragperf-stage:<path>>`. Profilers keep the file name of a frame in their stacks (pyinstrument,
 memray, py-spy, scalene, tracemalloc all do), so a backend attributes a sample to the stage of the
 innermost trampoline frame on its stack. Renaming only `co_name` is not enough: py-spy and scalene
 read `co_qualname`, and tracemalloc reads the file name.
+
+Why `<exec@`: scalene drops every frame whose file name is `<...>` (not a file it could show),
+except its own names for exec'd source, `<exec@...>` and `<eval@...>`, which it always keeps
+(scalene_tracing.py, `should_trace`). The angle brackets keep the name what it is everywhere
+else: not a file on disk (linecache, tracebacks and pyinstrument treat it so). Files captured
+before the rename name trampolines `<ragperf-stage:<path>>`; `stage_of_filename` reads both.
 """
 
 from __future__ import annotations
@@ -15,9 +21,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["STAGE_FILE_PREFIX", "call_trampoline", "make_call_trampoline", "make_trampoline", "stage_of_filename"]
+__all__ = [
+    "STAGE_FILE_PREFIX",
+    "call_trampoline",
+    "make_call_trampoline",
+    "make_trampoline",
+    "stage_filename",
+    "stage_of_filename",
+]
 
-STAGE_FILE_PREFIX = "<ragperf-stage:"
+STAGE_FILE_PREFIX = "<exec@ragperf-stage:"
+_LEGACY_PREFIX = "<ragperf-stage:"  # profiles captured before the trampolines were renamed
 _UNSAFE = re.compile(r"\W")
 
 
@@ -29,14 +43,22 @@ def make_trampoline(path: str, *, is_async: bool) -> Callable[[Callable[[Any], A
     else:
         source = f"def {func_name}(fn, state):\n    return fn(state)\n"
     namespace: dict[str, Any] = {}
-    exec(compile(source, f"{STAGE_FILE_PREFIX}{path}>", "exec"), namespace)  # noqa: S102 - fixed source
+    exec(compile(source, stage_filename(path), "exec"), namespace)  # noqa: S102 - fixed source
     return namespace[func_name]  # type: ignore[no-any-return]
+
+
+def stage_filename(path: str) -> str:
+    """The file name a trampoline of stage `path` is compiled with."""
+    return f"{STAGE_FILE_PREFIX}{path}>"
 
 
 def stage_of_filename(filename: str) -> str | None:
     """The stage path of a trampoline frame's file name, or None for any other frame."""
-    if filename.startswith(STAGE_FILE_PREFIX) and filename.endswith(">"):
-        return filename[len(STAGE_FILE_PREFIX) : -1]
+    if not filename.endswith(">"):
+        return None
+    for prefix in (STAGE_FILE_PREFIX, _LEGACY_PREFIX):
+        if filename.startswith(prefix):
+            return filename[len(prefix) : -1]
     return None
 
 
@@ -53,7 +75,7 @@ def make_call_trampoline(path: str, *, is_async: bool = False) -> Callable[..., 
     else:
         source = f"def {func_name}(fn, args, kwargs):\n    return fn(*args, **kwargs)\n"
     namespace: dict[str, Any] = {}
-    exec(compile(source, f"{STAGE_FILE_PREFIX}{path}>", "exec"), namespace)  # noqa: S102 - fixed source
+    exec(compile(source, stage_filename(path), "exec"), namespace)  # noqa: S102 - fixed source
     return namespace[func_name]  # type: ignore[no-any-return]
 
 

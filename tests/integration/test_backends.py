@@ -28,21 +28,24 @@ from ragperf.testing import check_backend_class, check_backend_output
 if TYPE_CHECKING:
     from ragperf.schema.run import Hotspot, RunFile
 
-HOT = Path(__file__).parent.parent / "data" / "pipelines" / "hot" / "hot.toml"
+PIPELINES = Path(__file__).parent.parent / "data" / "pipelines"
+HOT = PIPELINES / "hot" / "hot.toml"
+CPU = PIPELINES / "cpu" / "cpu.toml"
+THREADS = PIPELINES / "threads" / "threads.toml"
 MEASURED = 15
 # alloc_b(400): 400 rounds of 8 bytearrays of 16 KiB, per query.
 ALLOC_B_BYTES, ALLOC_B_COUNT = 400 * 8 * 16384, 400 * 8
 
 
-def _run(tmp_path: Path, backend: str, **options: object) -> RunFile:
+def _run(tmp_path: Path, backend: str, *, pipeline: Path = HOT, measured: int = MEASURED, **options: object) -> RunFile:
     output = tmp_path / "run.json"
     request = RunRequest(
-        config=load_config(HOT),
-        config_path=HOT,
+        config=load_config(pipeline),
+        config_path=pipeline,
         output=output,
         backend=backend,
         backend_options=dict(options),
-        measured=MEASURED,
+        measured=measured,
         warmup=1,
     )
     outcome = execute(request)
@@ -50,17 +53,31 @@ def _run(tmp_path: Path, backend: str, **options: object) -> RunFile:
     return load_run(output)
 
 
-def _stage(run: RunFile, stage: str) -> list[Hotspot]:
-    return sorted((h for h in run.hotspots if h.stage == stage), key=lambda h: -h.self_value)
+def _stage(run: RunFile, stage: str, unit: str = "ms") -> list[Hotspot]:
+    return sorted((h for h in run.hotspots if h.stage == stage and h.unit == unit), key=lambda h: -h.self_value)
 
 
-def _value_of(run: RunFile, function: str) -> dict[str, float]:
-    """The self value of `function` in every stage it was seen in."""
+def _value_of(run: RunFile, function: str, unit: str = "ms", *, total: bool = False) -> dict[str, float]:
+    """The self (or total) value of `function` in every stage it was seen in."""
     found: dict[str, float] = {}
     for spot in run.hotspots:
-        if spot.function == function:
-            found[spot.stage] = found.get(spot.stage, 0.0) + spot.self_value
+        if spot.function == function and spot.unit == unit:
+            found[spot.stage] = found.get(spot.stage, 0.0) + (spot.total_value if total else spot.self_value)
     return found
+
+
+def _share_in(run: RunFile, function: str, stage: str, unit: str = "ms", *, total: bool = False) -> float:
+    """The share of `function`'s samples (or bytes) that landed in `stage`."""
+    seen = _value_of(run, function, unit, total=total)
+    assert seen, f"{function} was not seen at all"
+    return seen.get(stage, 0.0) / sum(seen.values())
+
+
+def _stage_time(run: RunFile, path: str, unit: str = "ms") -> float:
+    """A stage's sampled time with its nested spans', as its span measures it."""
+    return sum(
+        h.self_value for h in run.hotspots if h.unit == unit and (h.stage == path or h.stage.startswith(path + "."))
+    )
 
 
 def _assert_cpu_stage(run: RunFile, stage: str, hot: str) -> None:
@@ -119,7 +136,7 @@ def test_pyspy_sees_parallel_branches_and_waits(tmp_path):
 def test_memray_counts_the_known_allocations(tmp_path):
     # GIVEN memray WHEN the hot pipeline runs
     run = _run(tmp_path, "memray")
-    top = _stage(run, "b")[0]
+    top = _stage(run, "b", "bytes")[0]
     # THEN alloc_b is stage b's top allocator, with the bytes and count it is known to allocate
     assert top.function == "alloc_b"
     assert top.unit == "bytes"
@@ -130,6 +147,38 @@ def test_memray_counts_the_known_allocations(tmp_path):
     assert top.share >= 0.9
     assert any(a.open_command and a.open_command.startswith("memray flamegraph") for a in run.artifacts)
     check_backend_output(run.hotspots, run.artifacts, backend="memray", stages={s.path for s in run.stages})
+
+
+def test_scalene_cpu_per_stage_matches_the_stage_spans(tmp_path):
+    # GIVEN a CPU-bound pipeline on one thread, with a nested span, and enough samples for stable shares
+    run = _run(tmp_path, "scalene", pipeline=CPU, measured=40, rate=200, cpu_only=True)
+    spans = {path: sum(q.spans[path] for q in run.queries) for path in ("prepare", "encode", "rank", "rank.score")}
+    # THEN each stage's sampled CPU time is its spans' measured time, within 25% (same run, same process)
+    for path, measured in spans.items():
+        assert 0.75 * measured <= _stage_time(run, path) <= 1.25 * measured, path
+    # AND under 10% of the samples are outside stages
+    sampled = sum(h.self_value for h in run.hotspots if h.unit == "ms")
+    assert _stage_time(run, OUTSIDE_STAGES) < 0.1 * sampled
+    # AND the nested span's work is its own, not its parent's
+    assert _share_in(run, "score", "rank.score") >= 0.9
+    assert _share_in(run, "embed", "encode") >= 0.9
+
+
+@pytest.mark.parametrize("backend", ["scalene", "py-spy"])
+def test_work_handed_to_threads_is_the_stage_that_handed_it(tmp_path, backend):
+    # GIVEN stages handing CPU work to a thread pool and to a thread WHEN a backend sampling every thread runs
+    run = _run(tmp_path, backend, pipeline=THREADS, measured=24, rate=200)
+    # THEN at least 90% of each thread's CPU samples land in the stage that handed it the work
+    assert _share_in(run, "pool_work", "pooled") >= 0.9
+    assert _share_in(run, "thread_work", "threaded") >= 0.9
+    assert _share_in(run, "offload_work", "offloaded") >= 0.9
+
+
+def test_memray_allocations_on_a_pool_are_the_stage_that_handed_them(tmp_path):
+    # GIVEN a stage whose pool task allocates WHEN memray tracks every thread's allocations
+    run = _run(tmp_path, "memray", pipeline=THREADS, measured=6)
+    # THEN at least 90% of pool_alloc's bytes land in the stage that submitted it
+    assert _share_in(run, "pool_alloc", "pooled", "bytes", total=True) >= 0.9
 
 
 def test_backend_options_are_typed_and_checked(tmp_path):

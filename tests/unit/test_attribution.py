@@ -16,8 +16,9 @@ from ragperf.backends.attribution import Frame, HotspotBuilder, is_blocking_call
 from ragperf.backends.pyinstrument import normalise_session
 from ragperf.backends.pyspy import normalise_speedscope
 from ragperf.backends.scalene import normalise_profile
-from ragperf.schema.run import OUTSIDE_STAGES, StageInfo
+from ragperf.schema.run import OUTSIDE_STAGES
 from ragperf.testing import check_backend_output
+from ragperf.trampoline import stage_filename, stage_of_filename
 
 DATA = Path(__file__).parent.parent / "data"
 CAPTURED = DATA / "backends"
@@ -32,7 +33,7 @@ def _frame(name: str, file: str = "app.py", line: int = 1) -> Frame:
 
 
 def _stage(path: str) -> Frame:
-    return Frame(f"ragperf_stage__{path}", f"<ragperf-stage:{path}>", 2)
+    return Frame(f"ragperf_stage__{path}", stage_filename(path), 2)
 
 
 def _top(builder: HotspotBuilder, stage: str) -> str:
@@ -122,17 +123,29 @@ def test_pyinstrument_session_normalisation():
     check_backend_output(spots, [], backend="pyinstrument", stages=STAGES)
 
 
-def test_scalene_stacks_attributed_by_stage_callables():
-    # GIVEN scalene's stacks (no trampoline frames: scalene drops `<...>` files) and the run's stages
-    stages = [
-        StageInfo(path=p, parent=None, kind="other", call=f"hot_pipeline:{fn}", target_ms=None, enabled=True)
-        for p, fn in (("a", "stage_a"), ("b", "stage_b"), ("c", "stage_c"), ("fan.right", "right"))
-    ]
-    builder = normalise_profile(json.loads(_load("hot.scalene.json")), stages, "scalene")
-    # THEN the stage is found by its callable on the stack
+def test_trampoline_file_names_are_read_in_both_spellings():
+    # GIVEN a trampoline's file name, as compiled now and as in profiles captured before the rename
+    # THEN both name the stage, and a real file or another synthetic name names none
+    assert stage_of_filename(stage_filename("fan.left")) == "fan.left"
+    assert stage_of_filename("<ragperf-stage:fan.left>") == "fan.left"
+    assert stage_of_filename("<exec@app.py:3>") is None
+    assert stage_of_filename("/app/ragperf-stage.py") is None
+
+
+def test_scalene_stacks_attributed_by_their_trampolines():
+    # GIVEN scalene's stacks of the hot pipeline: the trampolines on them, on every thread
+    profile = normalise_profile(json.loads(_load("hot.scalene.json")), "scalene")
+    builder = profile.builder
+    # THEN each stage's known function is first, the pool branch included
     assert _top(builder, "a") == "hot_a"
     assert _top(builder, "b") == "alloc_b"
-    assert builder.stage_totals["a"] > builder.stage_totals["b"]
+    assert _top(builder, "fan.left") == "spin_left"
+    # AND scalene's own threads and the pool's parked workers are left out: nothing outside stages
+    assert builder.stage_totals.get(OUTSIDE_STAGES, 0.0) < 0.05 * sum(builder.stage_totals.values())
+    # AND a sample is an interval of the profile's elapsed time, counted by the clock thread
+    assert profile.passes > 0
+    assert sum(builder.stage_samples.values()) >= profile.passes
+    assert profile.warnings(100) == []
     check_backend_output(builder.hotspots(), [], backend="scalene", stages=STAGES)
 
 

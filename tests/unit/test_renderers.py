@@ -21,6 +21,7 @@ from ragperf.renderers.html import HtmlRenderer
 from ragperf.renderers.html_data import template_data
 from ragperf.renderers.json_renderer import JsonRenderer
 from ragperf.renderers.markdown import MarkdownRenderer
+from ragperf.renderers.sections import hotspot_groups
 from ragperf.renderers.terminal_report import WIDTH, TerminalRenderer
 from ragperf.schema import load_run
 
@@ -285,3 +286,24 @@ def test_a_leak_file_alone_still_gets_its_roadmap_item():
     text = MarkdownRenderer().render(report)
     assert "#### rerank (memory leak)" in text
     assert "| p95 latency | < 40.0 ms | not measured | n/a |" in text
+
+
+def test_time_and_memory_hotspots_of_one_stage_are_ranked_apart_and_labelled():
+    # GIVEN a run whose backend reports CPU time and sampled memory for one stage (scalene does)
+    run = load_run(RUNS / "rich_pyinstrument.json")
+    timed = next(h for h in run.hotspots if h.stage == "generation")
+    allocs = timed.model_copy(update={"function": "build", "self_value": 5e8, "total_value": 5e8, "unit": "bytes"})
+    run = run.model_copy(update={"hotspots": (*run.hotspots, allocs.model_copy(update={"count": 10}))})
+    report = assemble([run])
+    # WHEN the hotspots are grouped for reports
+    groups = dict(hotspot_groups(run))
+    # THEN the stage has a time group and a memory group, each of one unit, time not ranked under bytes
+    assert {h.unit for h in groups["generation (time)"]} == {"ms"}
+    assert [h.function for h in groups["generation (memory)"]] == ["build"]
+    # AND every format shows them apart, labelled
+    markdown = MarkdownRenderer().render(report)
+    assert "### generation (time)" in markdown
+    assert "### generation (memory)" in markdown
+    terminal = TerminalRenderer().render(report)
+    assert "generation (time)" in terminal
+    assert "generation (memory)" in terminal

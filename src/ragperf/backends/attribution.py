@@ -1,7 +1,7 @@
 """Stack → stage attribution and hotspot building, shared by every sampling or allocation backend.
 
 A backend turns its native output into weighted stacks (root first): a CPU sample with its time, or
-an allocation with its bytes. The stage of a stack is its innermost `<ragperf-stage:PATH>` frame;
+an allocation with its bytes. The stage of a stack is its innermost `<exec@ragperf-stage:PATH>` frame;
 a stack with none is `OUTSIDE_STAGES` (setup, warm-up harness, the event loop between tasks), kept,
 not dropped. Within a stage only the frames above the trampoline count, so the stage's hotspots are
 its own code. A function is one hotspot per stage (its line is its costliest line), split in two

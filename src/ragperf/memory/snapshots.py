@@ -3,7 +3,7 @@
 tracemalloc costs x8.7-x60, so it runs only here, on a few extra iterations after the leak
 series (never during it: its own bookkeeping would show up in the heap trend). A site is a
 line whose live bytes grew in *both* snapshot intervals, which drops one-off growth such as
-a cache filling up. Its stage is the innermost `<ragperf-stage:PATH>` trampoline frame on the
+a cache filling up. Its stage is the innermost `<exec@ragperf-stage:PATH>` trampoline frame on the
 allocation's traceback, hence the deep traceback (`frames`).
 """
 

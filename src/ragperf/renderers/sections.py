@@ -18,6 +18,7 @@ __all__ = [
     "character_text",
     "executive_lines",
     "headline",
+    "hotspot_group_title",
     "hotspot_groups",
     "short_path",
     "stage_label",
@@ -139,13 +140,20 @@ def backend_label(run: RunFile) -> str:
 
 
 def hotspot_groups(run: RunFile) -> list[tuple[str, list[Hotspot]]]:
-    """The top hotspots of each stage that has any, in stage order, by self cost."""
+    """The top hotspots of each stage that has any, in stage order, by self cost: time and memory apart.
+
+    A backend may report both for one stage (scalene: CPU ms and sampled bytes); ms and bytes are
+    never ranked in one list, and each group's title says which it is.
+    """
     order = {info.path: i for i, info in enumerate(run.stages)}
     stages = sorted({h.stage for h in run.hotspots}, key=lambda s: (order.get(s, len(order)), s))
     groups = []
     for stage in stages:
-        spots = sorted((h for h in run.hotspots if h.stage == stage), key=lambda h: (-h.self_value, h.function))
-        groups.append((stage, spots[:_TOP_PER_STAGE]))
+        mine = [h for h in run.hotspots if h.stage == stage]
+        units = [u for u in ("ms", "bytes") if any(h.unit == u for h in mine)]
+        for unit in units:
+            spots = sorted((h for h in mine if h.unit == unit), key=lambda h: (-h.self_value, h.function))
+            groups.append((hotspot_group_title(stage, unit, len(units) > 1), spots[:_TOP_PER_STAGE]))
     return groups
 
 
@@ -157,6 +165,13 @@ def largest_text(evidence: Evidence) -> str:
         f"longest part of {evidence.parent} in {evidence.bottleneck_queries} of {evidence.queries} queries, "
         f"{fmt_pct(evidence.parent_share)} of its time"
     )
+
+
+def hotspot_group_title(stage: str, unit: str, both: bool) -> str:
+    """A stage's hotspot group as reports name it: the stage, and "time" or "memory" when it has both."""
+    if not both:
+        return stage
+    return f"{stage} (time)" if unit == "ms" else f"{stage} (memory)"
 
 
 def character_text(evidence: Evidence) -> str:

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from ragperf.renderers.console import verdict_text
 from ragperf.renderers.format import fmt_amount, fmt_ms, fmt_pct
-from ragperf.renderers.sections import context_lines
+from ragperf.renderers.sections import context_lines, hotspot_group_title
 from ragperf.renderers.terminal_memory import render_memory
 
 if TYPE_CHECKING:
@@ -147,18 +147,21 @@ def _hotspot_table(run: RunFile) -> Table:
     for column in ("stage", "function", "file:line", "self", "self share"):
         table.add_column(column, justify="right" if column.startswith("self") else "left")
     order = {info.path: i for i, info in enumerate(run.stages)}
-    by_stage: dict[str, list[Hotspot]] = {}
+    by_stage: dict[str, dict[str, list[Hotspot]]] = {}
     for spot in run.hotspots:
         if spot.self_value > 0:
-            by_stage.setdefault(spot.stage, []).append(spot)
+            by_stage.setdefault(spot.stage, {}).setdefault(spot.unit, []).append(spot)
     for stage in sorted(by_stage, key=lambda s: order.get(s, len(order))):
-        # By share of the stage: a backend may report time (ms) and memory (bytes) side by side.
-        top = sorted(by_stage[stage], key=lambda h: -h.share)[:_HOTSPOTS_PER_STAGE]
-        for rank, spot in enumerate(top):
-            function = spot.function + (f" ({spot.wait_label})" if spot.wait_label else "")
-            where = f"{_short(spot.file)}:{spot.line}" if spot.line else _short(spot.file)
-            cost = fmt_amount(spot.self_value, spot.unit)
-            table.add_row(stage if rank == 0 else "", function, where, cost, fmt_pct(spot.share))
+        units = by_stage[stage]
+        # A backend may report time (ms) and memory (bytes) for one stage: ranked apart, time first, labelled.
+        for unit in sorted(units, key=lambda u: u != "ms"):
+            title = hotspot_group_title(stage, unit, len(units) > 1)
+            top = sorted(units[unit], key=lambda h: -h.share)[:_HOTSPOTS_PER_STAGE]
+            for rank, spot in enumerate(top):
+                function = spot.function + (f" ({spot.wait_label})" if spot.wait_label else "")
+                where = f"{_short(spot.file)}:{spot.line}" if spot.line else _short(spot.file)
+                cost = fmt_amount(spot.self_value, spot.unit)
+                table.add_row(title if rank == 0 else "", function, where, cost, fmt_pct(spot.share))
     return table
 
 
