@@ -108,13 +108,21 @@ _CORE_PACKAGES = frozenset({"ragperf", "pydantic", "pydantic-core", "numpy", "ty
 
 
 def context_lines(run: RunFile) -> list[str]:
-    """What the run's numbers depend on, before its first query: setup time and imported distributions."""
+    """What the run's numbers depend on: setup time, the machine's load while measuring, imported distributions."""
     lines = []
     if run.setup is not None:
         setup = run.setup
         lines.append(
             f"Setup: {fmt_ms(setup.import_ms + setup.setup_ms)} ms before the first query "
             f"(imports {fmt_ms(setup.import_ms)} ms, setup call {fmt_ms(setup.setup_ms)} ms)."
+        )
+    machine = run.machine
+    if machine is not None:
+        share = machine.cpu_share
+        cpu = "" if share is None else f"; the queries' CPU time was {share:.0%} of their wall time"
+        lines.append(
+            f"Machine while measuring: {machine.verdict}; other processes used {machine.others_cpus_mean:.1f} of "
+            f"{machine.cpu_count} CPUs, every CPU busy during {machine.saturated_share:.0%} of the queries{cpu}."
         )
     imported = {name: v for name, v in run.environment.packages.items() if name.lower() not in _CORE_PACKAGES}
     if imported:

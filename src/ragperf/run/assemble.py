@@ -7,10 +7,12 @@ measured query raises the one-line error that says why.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import ragperf
+from ragperf.analysis.contention import contention_warning, machine_load
 from ragperf.analysis.summary import summarise
 from ragperf.environment import capture_environment
 from ragperf.errors import ExitCode, PipelineFailed, RagperfError
@@ -82,7 +84,13 @@ def build_run_file(context: RunContext, supervised: Supervised, *, pending_profi
     infos = stage_infos(config, table.paths, seen)
     summary = summarise(table, infos, config.targets, config.report)
     memory, leak, summary = memory_sections(events, summary, config.targets, leak=context.leak, warmup=context.warmup)
-    warnings = (*_warnings(events, supervised), *unmatched_span_targets(config, infos))
+    machine = machine_load(supervised.table.machine, table, os.cpu_count() or 1)
+    contended = contention_warning(machine)
+    warnings = (
+        *_warnings(events, supervised),
+        *unmatched_span_targets(config, infos),
+        *((contended,) if contended else ()),
+    )
     backend, entry = context.backend, context.entry
     ready = next((e for e in events if isinstance(e, Ready)), None)
     measuring = next((e for e in events if isinstance(e, Measuring)), None)
@@ -116,6 +124,7 @@ def build_run_file(context: RunContext, supervised: Supervised, *, pending_profi
         summary=summary,
         memory=memory,
         leak=leak,
+        machine=machine,
     )
     return run, _exit_code(run, signum, teardown_failed=_teardown_failed(events, supervised))
 

@@ -15,6 +15,7 @@ from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 
 from ragperf.run.events import QueryBatch, QueryFailure, RunWarning, SpanPath, SpanPaths
+from ragperf.run.machine import MachineSampler
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -52,6 +53,7 @@ class BatchWriter:
         self._kinds = {} if kinds is None else kinds  # the recorder's, filled as spans open
         self._new_paths: dict[str, SpanPath] = {}
         self._seen_paths: set[str] = set()
+        self._machine = MachineSampler()
         self._first = 0
         self._started_ns = 0
         self._warned: set[tuple[str, str]] = set()
@@ -61,6 +63,8 @@ class BatchWriter:
         self._rows = 0
         self._refs: array[int] = array("i")
         self._totals: array[int] = array("q")  # ns
+        self._cpu: array[int] = array("q")  # ns, -1 where not measured
+        self._preempted: array[int] = array("i")
         self._spans: dict[str, array[int]] = {}  # ns, -1 where the span did not run
         self._metrics: dict[tuple[str, str], array[float]] = {}
         self._failures: list[QueryFailure] = []
@@ -73,16 +77,20 @@ class BatchWriter:
         failure: QueryFailure | None,
         query_id: str,
         start_ns: int = 0,
+        usage: tuple[int, int] = (_ABSENT, _ABSENT),
     ) -> None:
         """One measured query: its position in the query set, wall time, span records and failure.
 
-        `start_ns` is when the query started, on the recorder's clock (its spans' `start`).
+        `start_ns` is when the query started, on the recorder's clock (its spans' `start`);
+        `usage` the worker's CPU time (ns) and involuntary context switches during it.
         """
         row = self._rows
         if row == 0:
             self._started_ns = perf_counter_ns()
         self._refs.append(query_ref)
         self._totals.append(total_ns)
+        self._cpu.append(usage[0])
+        self._preempted.append(usage[1])
         spans = self._spans
         appended = 0
         for record in records:  # (path, start, duration ns, error, metrics); indexed: the hot loop of a run
@@ -146,6 +154,8 @@ class BatchWriter:
             return
         del self._refs[rows:]
         del self._totals[rows:]
+        del self._cpu[rows:]
+        del self._preempted[rows:]
         for span_column in self._spans.values():
             del span_column[rows:]
         for metric_column in self._metrics.values():
@@ -167,6 +177,9 @@ class BatchWriter:
                 metrics=metrics,
                 failures=tuple(self._failures),
                 last_ms=self._totals[-1] / 1e6,
+                cpu_ns=_b64(self._cpu),
+                preempted=_b64(self._preempted),
+                machine=self._machine.sample(),
             )
         )
         self._first += self._rows

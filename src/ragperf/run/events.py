@@ -134,12 +134,17 @@ class QueryBatch(_Record):
     metrics: dict[str, dict[str, str]]
     failures: tuple[QueryFailure, ...]
     last_ms: float  # the batch's last query total, for the progress display
+    cpu_ns: str | None = None  # int64: the worker's CPU time during each query (all its threads)
+    preempted: str | None = None  # int32: involuntary context switches during each query
+    # (CPUs busy in all, CPUs other processes used, run queue) over the batch, from /proc/stat
+    machine: tuple[float, float, int] | None = None
 
     @classmethod
     def parse(cls, data: dict[str, Any]) -> QueryBatch:
         """Nested failures become their records."""
         failures = tuple(QueryFailure(**failure) for failure in data.pop("failures"))
-        return cls(**data, failures=failures)
+        machine = data.pop("machine", None)
+        return cls(**data, failures=failures, machine=None if machine is None else tuple(machine))
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from ragperf.schema.machine import MachineBlock
 from ragperf.schema.queries import Column, FailedQuery, QueryError, QueryTable, QueryText
 
 if TYPE_CHECKING:
@@ -30,6 +31,15 @@ def _decode(data: str, dtype: str) -> NDArray[Any]:
     return np.frombuffer(base64.b64decode(data), dtype=dtype)
 
 
+def _unknown_as_nan(data: str | None, dtype: str, size: int) -> NDArray[np.float64]:
+    """A batch's usage column as float64, NaN where the worker could not read it (-1) or sent none."""
+    if data is None:
+        return np.full(size, np.nan)
+    values = _decode(data, dtype).astype(np.float64)
+    values[values < 0] = np.nan
+    return values
+
+
 def _milliseconds(ns: NDArray[Any]) -> NDArray[np.float64]:
     """The worker's nanoseconds as the run file's milliseconds; its -1 (did not run) as NaN."""
     ms: NDArray[np.float64] = np.where(ns < 0, np.nan, ns / 1e6)
@@ -46,6 +56,9 @@ class TableBuilder:
         self._spans: dict[str, list[NDArray[Any]]] = {}
         self._metrics: dict[tuple[str, str], list[NDArray[Any]]] = {}
         self._failures: list[FailedQuery] = []
+        self._cpu: list[NDArray[Any]] = []
+        self._preempted: list[NDArray[Any]] = []
+        self.machine: list[MachineBlock] = []  # one per batch that read /proc/stat
 
     @property
     def n(self) -> int:
@@ -59,6 +72,13 @@ class TableBuilder:
         size = batch.n
         self._refs.append(_decode(batch.query, "<i4"))
         self._totals.append(_milliseconds(_decode(batch.total_ns, "<i8")))
+        self._cpu.append(_unknown_as_nan(batch.cpu_ns, "<i8", size) / 1e6)
+        self._preempted.append(_unknown_as_nan(batch.preempted, "<i4", size))
+        if batch.machine is not None:
+            busy, others, running = batch.machine
+            self.machine.append(
+                MachineBlock(first=batch.first, n=size, busy_cpus=busy, others_cpus=others, run_queue=running)
+            )
         spans = {path: _milliseconds(_decode(data, "<i8")) for path, data in batch.spans.items()}
         _extend(self._spans, spans, self._sizes, size)
         metrics = {(p, m): _decode(data, "<f8") for p, by_name in batch.metrics.items() for m, data in by_name.items()}
@@ -89,6 +109,9 @@ class TableBuilder:
             metrics.setdefault(path, {})[name] = Column.of(np.concatenate(chunks))
         spans = {path: Column.of(np.concatenate(chunks)) for path, chunks in self._spans.items()}
         totals = Column.of(np.concatenate(self._totals) if self._totals else np.zeros(0))
+        cpu = Column.of(np.concatenate(self._cpu)) if self._cpu else None
+        preempted = Column.of(np.concatenate(self._preempted)) if self._preempted else None
+        self._cpu, self._preempted = [], []
         n, self._spans, self._metrics, self._totals, self._sizes = self.n, {}, {}, [], []
         return QueryTable(
             n=n,
@@ -98,6 +121,8 @@ class TableBuilder:
             spans=spans,
             metrics=metrics,
             failures=tuple(self._failures),
+            cpu_ms=cpu,
+            preempted=preempted,
         )
 
 

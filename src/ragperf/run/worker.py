@@ -42,6 +42,7 @@ from ragperf.run.events import (
     TeardownFailed,
     Warmup,
 )
+from ragperf.run.machine import usage_now
 from ragperf.run.spec import WorkerSpec
 from ragperf.run.stream import Stream
 from ragperf.state import State
@@ -230,15 +231,20 @@ def _measure(
                 return False, stop.reason()
             item = queries[index % n_queries]
             failure = None
+            used = usage_now()
             start = perf_counter_ns()
             try:
                 executor.run_query(_state(item, ctx))
             except StageFailed as failed:
                 failure = _failure(index, failed)
             total_ns = perf_counter_ns() - start
+            after = usage_now()
             if memory is not None:  # the readings' own time is not the pipeline's
                 total_ns -= memory.after_query(index, item.id, stream)
-            batch.add(index % n_queries, total_ns, recorder.drain(), failure, item.id, start - recorder.origin_ns)
+            usage = (-1, -1) if used is None or after is None else (after[0] - used[0], after[1] - used[1])
+            batch.add(
+                index % n_queries, total_ns, recorder.drain(), failure, item.id, start - recorder.origin_ns, usage
+            )
             if failure is not None and spec.fail_fast:
                 return False, f"stopped by --fail-fast at query {index} (stage '{failure.stage}' raised)"
     except KeyboardInterrupt:

@@ -119,6 +119,12 @@ class QueryTable(_Model):
         default_factory=dict, description="float64 per span path and metric name; NaN where absent or not finite"
     )
     failures: tuple[FailedQuery, ...] = Field(default=(), description="the queries that raised, by index")
+    cpu_ms: Column | None = Field(
+        default=None, description="float64: the worker's CPU time during each query (ms, all its threads); NaN unknown"
+    )
+    preempted: Column | None = Field(
+        default=None, description="float64: the worker's involuntary context switches during each query; NaN unknown"
+    )
 
     def __len__(self) -> int:
         return self.n

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragperf.schema.load import LoadReport
+from ragperf.schema.machine import MachineLoad
 from ragperf.schema.memory import LeakReport, MemoryReport
 from ragperf.schema.queries import QueryError, QueryRecord, QueryTable
 
@@ -221,6 +222,7 @@ class RunFileBase(_Model):
     hotspots: tuple[Hotspot, ...] = ()
     artifacts: tuple[Artifact, ...] = ()
     load: LoadReport | None = None
+    machine: MachineLoad | None = None  # what the machine was doing while the queries were measured
     memory: MemoryReport | None = None  # `ragperf run --memory`, and every leak file
     leak: LeakReport | None = None  # kind="leak": `ragperf leak`
 
