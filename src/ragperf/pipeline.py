@@ -14,7 +14,7 @@ import functools
 import inspect
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from time import perf_counter_ns
+from time import perf_counter_ns, thread_time_ns
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ragperf.errors import PipelineFailed
@@ -157,12 +157,21 @@ def _run_sync(step: Step, state: State, recorder: Recorder, span: OpenSpan) -> A
     return out
 
 
+def _run_sync_cpu(step: Step, state: State, recorder: Recorder, span: OpenSpan) -> Any:
+    """_run_sync that also records the stage's CPU time on its thread (cpu_time on: ~1.5 µs more a call)."""
+    cpu = thread_time_ns()
+    try:
+        return _run_sync(step, state, recorder, span)
+    finally:
+        recorder.cpu.append((step.path, thread_time_ns() - cpu))  # type: ignore[union-attr]  # on: a list
+
+
 def _run_branch(step: Step, state: State, recorder: Recorder) -> Any:
     """Run a sync stage with an open span of its own (concurrent branches, merges, async pipelines)."""
     span = OpenSpan(step.path)
     token = current_span.set(span)
     try:
-        return _run_sync(step, state, recorder, span)
+        return (_run_sync if recorder.cpu is None else _run_sync_cpu)(step, state, recorder, span)
     finally:
         current_span.reset(token)
 
@@ -244,6 +253,7 @@ class Executor:
             self._query_probed(state, self.probe)
             return
         recorder, outputs = self.recorder, state.outputs
+        run = _run_sync if recorder.cpu is None else _run_sync_cpu  # chosen once a query, not per stage
         span = OpenSpan(None)
         token = current_span.set(span)
         try:
@@ -251,13 +261,14 @@ class Executor:
                 if step.subs:
                     outputs[step.name] = self._parallel_sync(step, state)
                 else:
-                    outputs[step.name] = _run_sync(step, state, recorder, span)
+                    outputs[step.name] = run(step, state, recorder, span)
         finally:
             current_span.reset(token)
 
     def _query_probed(self, state: State, probe: StageProbe) -> None:
         """run_query with the probe around each stage: a loop of its own, so the plain one pays nothing."""
         recorder, outputs = self.recorder, state.outputs
+        run = _run_sync if recorder.cpu is None else _run_sync_cpu  # chosen once a query, not per stage
         span = OpenSpan(None)
         token = current_span.set(span)
         try:
@@ -267,7 +278,7 @@ class Executor:
                     if step.subs:
                         outputs[step.name] = self._parallel_sync(step, state)
                     else:
-                        outputs[step.name] = _run_sync(step, state, recorder, span)
+                        outputs[step.name] = run(step, state, recorder, span)
                 finally:
                     probe.after(step.path)
         finally:

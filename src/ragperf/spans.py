@@ -62,10 +62,11 @@ class OpenSpan:
 class Recorder:
     """Collects the spans of the query being measured; the worker drains it after each query."""
 
-    __slots__ = ("kinds", "origin_ns", "spans")
+    __slots__ = ("cpu", "kinds", "origin_ns", "spans")
 
     def __init__(self) -> None:
         self.spans: list[SpanRecord] = []
+        self.cpu: list[tuple[str, int]] | None = None  # (stage path, its thread's CPU ns) when cpu_time is on
         self.origin_ns = perf_counter_ns()
         self.kinds: dict[str, str] = {}  # span path -> kind (retrieval, generation, ...) where one was given
 
@@ -73,6 +74,14 @@ class Recorder:
         """Return the spans recorded so far and start a fresh list."""
         spans, self.spans = self.spans, []
         return spans
+
+    def drain_cpu(self) -> list[tuple[str, int]]:
+        """Return the stage CPU times recorded so far (none when cpu_time is off) and start afresh."""
+        cpu = self.cpu
+        if not cpu:
+            return []
+        self.cpu = []
+        return cpu
 
 
 _recorder: Recorder | None = None

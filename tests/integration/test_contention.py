@@ -100,3 +100,26 @@ def test_the_verdict_rests_on_the_queries_run_while_every_cpu_was_busy():
     assert contention_warning(quiet) is None
     # AND no readings (another platform) is no section
     assert machine_load([], _table(0), cpu_count=2) is None
+
+
+HOT = Path(__file__).parent.parent / "data" / "pipelines" / "hot" / "hot.toml"
+
+
+def test_cpu_time_per_stage_tells_computing_from_waiting(tmp_path):
+    # GIVEN the hot pipeline (stage a loops, c sleeps, the fan-out's left branch loops on the pool) with cpu_time on
+    output = tmp_path / "cpu.json"
+    request = RunRequest(config=load_config(HOT), config_path=HOT, output=output, measured=10, warmup=1, cpu_time=True)
+    assert execute(request).exit_code == ExitCode.OK
+    run = load_run(output)
+    spans = {s.path: s for s in run.summary.stages}
+    # THEN every stage call has its thread's CPU time, per query
+    assert set(run.queries.cpu_spans) >= {"a", "b", "c", "fan.left", "fan.right"}
+    ratio = {path: (spans[path].cpu_mean or 0.0) / (spans[path].mean or 1.0) for path in ("a", "c", "fan.left")}
+    # AND the looping stages computed, the sleeping one waited (a busy machine lowers CPU shares, never raises them)
+    assert ratio["a"] > 0.3
+    assert ratio["fan.left"] > 0.3
+    assert ratio["c"] < 0.2
+    assert ratio["c"] < ratio["a"]
+    # AND without cpu_time there is no such column
+    plain = load_run(_run(tmp_path, "plain"))
+    assert not plain.queries.cpu_spans

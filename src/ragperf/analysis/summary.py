@@ -56,7 +56,7 @@ def summarise(
         )
         for info in stages
     )
-    summaries = _with_parent_shares(summaries, stages)
+    summaries = _with_cpu(_with_parent_shares(summaries, stages), table)
     total = _summarise_span(
         TOTAL,
         "pipeline",
@@ -109,6 +109,23 @@ def _with_parent_shares(summaries: tuple[StageSummary, ...], stages: Sequence[St
         parent_mean = means.get(parents.get(span.path) or "")
         share = span.mean / parent_mean if span.mean is not None and parent_mean else None
         out.append(span if share is None else span.model_copy(update={"parent_share": share}))
+    return tuple(out)
+
+
+def _with_cpu(summaries: tuple[StageSummary, ...], table: QueryTable) -> tuple[StageSummary, ...]:
+    """The mean and median CPU time of each stage that has a CPU column (cpu_time on), successful queries only."""
+    if not table.cpu_spans:
+        return summaries
+    out = []
+    for span in summaries:
+        column = table.cpu_spans.get(span.path)
+        values = None if column is None else column.values[table.ok]
+        values = None if values is None else np.sort(values[~np.isnan(values)])
+        if values is None or not values.size:
+            out.append(span)
+            continue
+        (p50,) = sorted_percentiles(values, (50,))
+        out.append(span.model_copy(update={"cpu_mean": float(values.mean()), "cpu_p50": p50}))
     return tuple(out)
 
 

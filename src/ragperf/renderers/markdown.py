@@ -79,14 +79,28 @@ def _metrics(run: RunFile) -> list[str]:
     out = ["## Performance metrics", ""]
     out += [
         f"{summary.n_queries} measured queries ({summary.n_failed} failed) after {run.warmup} warm-up; "
-        "milliseconds; [95% bootstrap interval].",
+        "milliseconds; [95% interval from order statistics].",
         "",
     ]
     rows: list[list[str]] = []
     for stage in (*summary.stages, summary.total):
         rows.append(_metric_row(run, stage))
     header = ["stage", "n", "mean", "p50", "p95 [95% CI]", "p99 [95% CI]", "max", "share", "target", "verdict"]
-    return out + _table(header, rows)
+    out += _table(header, rows)
+    cpu = [s for s in summary.stages if s.cpu_p50 is not None]
+    if cpu:
+        out += ["### CPU time per stage", "", "On the stage's own thread, against its wall time (ms).", ""]
+        cpu_rows = [
+            [
+                stage_label(run, s.path),
+                fmt_ms(s.cpu_p50),
+                fmt_ms(s.p50),
+                fmt_pct((s.cpu_mean or 0.0) / s.mean) if s.mean else "-",
+            ]
+            for s in cpu
+        ]
+        out += _table(["stage", "cpu p50", "wall p50", "cpu / wall"], cpu_rows)
+    return out
 
 
 def _metric_row(run: RunFile, s: StageSummary) -> list[str]:

@@ -47,6 +47,8 @@ def render_run(run: RunFile, console: Console) -> None:
     for warning in run.warnings:
         console.print(Text.assemble(("warning:", "bold yellow"), f" {warning}"))
     console.print(_stage_table(run, wide=console.width >= _WIDE))
+    if any(s.cpu_p50 is not None for s in summary.stages):
+        console.print(_cpu_table(run))
     console.print(_target_table(run))
     if summary.bottlenecks:
         console.print(_bottleneck_table(run))
@@ -110,6 +112,19 @@ def _stage_cells(name: str, s: StageSummary, *, wide: bool) -> list[str | Text]:
         target,
         verdict_text(s.verdict) if s.target_ms is not None else Text(""),
     ]
+
+
+def _cpu_table(run: RunFile) -> Table:
+    """Each stage's CPU time on its thread against its wall time: where it computed and where it waited."""
+    table = Table(title="CPU time per stage (ms, the stage's thread)", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("stage", "cpu p50", "wall p50", "cpu / wall"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for s in run.summary.stages:
+        if s.cpu_p50 is None:
+            continue
+        ratio = fmt_pct(s.cpu_mean / s.mean) if s.cpu_mean is not None and s.mean else "-"
+        table.add_row(s.path, fmt_ms(s.cpu_p50), fmt_ms(s.p50), ratio)
+    return table
 
 
 def _target_table(run: RunFile) -> Table:

@@ -66,6 +66,7 @@ class BatchWriter:
         self._cpu: array[int] = array("q")  # ns, -1 where not measured
         self._preempted: array[int] = array("i")
         self._spans: dict[str, array[int]] = {}  # ns, -1 where the span did not run
+        self._cpu_spans: dict[str, array[int]] = {}  # a stage's thread CPU ns (cpu_time on), -1 where absent
         self._metrics: dict[tuple[str, str], array[float]] = {}
         self._failures: list[QueryFailure] = []
 
@@ -78,11 +79,13 @@ class BatchWriter:
         query_id: str,
         start_ns: int = 0,
         usage: tuple[int, int] = (_ABSENT, _ABSENT),
+        cpu: list[tuple[str, int]] | None = None,
     ) -> None:
         """One measured query: its position in the query set, wall time, span records and failure.
 
         `start_ns` is when the query started, on the recorder's clock (its spans' `start`);
-        `usage` the worker's CPU time (ns) and involuntary context switches during it.
+        `usage` the worker's CPU time (ns) and involuntary context switches during it; `cpu` its
+        stages' thread CPU times (cpu_time on).
         """
         row = self._rows
         if row == 0:
@@ -113,9 +116,23 @@ class BatchWriter:
             _pad(self._metrics.values(), row, _NAN)
         if failure is not None:
             self._failures.append(failure)
+        if cpu is not None:
+            self._cpu_row(cpu, row)
         self._rows = row + 1
         if self._rows >= MAX_ROWS or perf_counter_ns() - self._started_ns >= MAX_AGE_NS:
             self.flush()
+
+    def _cpu_row(self, records: list[tuple[str, int]], row: int) -> None:
+        columns = self._cpu_spans
+        for path, cpu_ns in records:
+            column = columns.get(path)
+            if column is None:
+                column = columns[path] = array("q", [_ABSENT]) * row
+            if len(column) > row:
+                column[row] += cpu_ns
+            else:
+                column.append(cpu_ns)
+        _pad(columns.values(), row, _ABSENT)
 
     def _metric_row(self, path: str, metrics: dict[str, float], row: int, query_id: str) -> None:
         for name, value in metrics.items():
@@ -156,7 +173,7 @@ class BatchWriter:
         del self._totals[rows:]
         del self._cpu[rows:]
         del self._preempted[rows:]
-        for span_column in self._spans.values():
+        for span_column in (*self._spans.values(), *self._cpu_spans.values()):
             del span_column[rows:]
         for metric_column in self._metrics.values():
             del metric_column[rows:]
@@ -178,6 +195,7 @@ class BatchWriter:
                 failures=tuple(self._failures),
                 last_ms=self._totals[-1] / 1e6,
                 cpu_ns=_b64(self._cpu),
+                cpu_spans={path: _b64(column) for path, column in self._cpu_spans.items()} or None,
                 preempted=_b64(self._preempted),
                 machine=self._machine.sample(),
             )

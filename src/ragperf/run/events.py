@@ -136,6 +136,7 @@ class QueryBatch(_Record):
     last_ms: float  # the batch's last query total, for the progress display
     cpu_ns: str | None = None  # int64: the worker's CPU time during each query (all its threads)
     preempted: str | None = None  # int32: involuntary context switches during each query
+    cpu_spans: dict[str, str] | None = None  # int64 per stage path: its thread's CPU ns (cpu_time on), -1 absent
     # (CPUs busy in all, CPUs other processes used, run queue) over the batch, from /proc/stat
     machine: tuple[float, float, int] | None = None
 

@@ -62,6 +62,7 @@ class RunRequest:
     query_text: str | None = None
     fail_fast: bool = False
     memory: bool = False  # per-stage RSS, heap and peak (ragperf.memory)
+    cpu_time: bool = False  # each stage's CPU time beside its wall time
     leak: LeakSettings | None = None  # `ragperf leak`: each measured query is one leak iteration
     label: str | None = None  # the default file name's last part (default: the backend, or "leak")
     stamp: str | None = None  # the default file name's time, shared by the runs of one `ragperf profile`
@@ -103,6 +104,7 @@ def execute(request: RunRequest, progress: Progress | None = None) -> RunOutcome
             artifacts=str(artifacts),
             parent_pid=os.getpid(),
             memory=request.memory,
+            cpu_time=request.cpu_time or request.config.run.cpu_time,
             leak=request.leak,
         )
         atomic_write_text(spec_path, spec.model_dump_json())

@@ -28,4 +28,5 @@ class WorkerSpec(BaseModel):
     artifacts: str
     parent_pid: int  # the worker ends itself when this process is gone (no orphan runs on)
     memory: bool = False  # per-stage RSS/heap/peak readings (ragperf.memory)
+    cpu_time: bool = False  # each stage call's thread CPU time beside its wall time
     leak: LeakSettings | None = None  # leak mode: gc between queries, then allocation-site snapshots

@@ -54,6 +54,7 @@ class TableBuilder:
         self._refs: list[NDArray[Any]] = []
         self._totals: list[NDArray[Any]] = []
         self._spans: dict[str, list[NDArray[Any]]] = {}
+        self._cpu_spans: dict[str, list[NDArray[Any]]] = {}
         self._metrics: dict[tuple[str, str], list[NDArray[Any]]] = {}
         self._failures: list[FailedQuery] = []
         self._cpu: list[NDArray[Any]] = []
@@ -81,6 +82,9 @@ class TableBuilder:
             )
         spans = {path: _milliseconds(_decode(data, "<i8")) for path, data in batch.spans.items()}
         _extend(self._spans, spans, self._sizes, size)
+        if batch.cpu_spans is not None or self._cpu_spans:
+            cpu_spans = {path: _milliseconds(_decode(data, "<i8")) for path, data in (batch.cpu_spans or {}).items()}
+            _extend(self._cpu_spans, cpu_spans, self._sizes, size)
         metrics = {(p, m): _decode(data, "<f8") for p, by_name in batch.metrics.items() for m, data in by_name.items()}
         _extend(self._metrics, metrics, self._sizes, size)
         self._failures += [
@@ -108,6 +112,8 @@ class TableBuilder:
         for (path, name), chunks in self._metrics.items():
             metrics.setdefault(path, {})[name] = Column.of(np.concatenate(chunks))
         spans = {path: Column.of(np.concatenate(chunks)) for path, chunks in self._spans.items()}
+        cpu_spans = {path: Column.of(np.concatenate(chunks)) for path, chunks in self._cpu_spans.items()}
+        self._cpu_spans = {}
         totals = Column.of(np.concatenate(self._totals) if self._totals else np.zeros(0))
         cpu = Column.of(np.concatenate(self._cpu)) if self._cpu else None
         preempted = Column.of(np.concatenate(self._preempted)) if self._preempted else None
@@ -123,6 +129,7 @@ class TableBuilder:
             failures=tuple(self._failures),
             cpu_ms=cpu,
             preempted=preempted,
+            cpu_spans=cpu_spans,
         )
 
 

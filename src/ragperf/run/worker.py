@@ -138,6 +138,8 @@ def _run(spec: WorkerSpec, stream: Stream, stop: _Stop) -> int:
     plan = build_plan(spec.config)  # imports every module the config names
     import_ms = (perf_counter_ns() - started) / 1e6
     recorder = spans.Recorder()
+    if spec.cpu_time:
+        recorder.cpu = []
     spans.install(recorder)
     threads.install()
     notes.install_sink(lambda text: stream.emit(Note(text)))
@@ -149,6 +151,7 @@ def _run(spec: WorkerSpec, stream: Stream, stop: _Stop) -> int:
                 _warm(executor, spec.queries[i % len(spec.queries)], ctx, i)
                 stream.emit(Warmup(index=i))
             recorder.drain()
+            recorder.drain_cpu()
             if memory is not None:
                 memory.baseline(stream)
             complete, reason = _measure(spec, executor, backend, ctx, stream, memory, stop, before)
@@ -242,8 +245,9 @@ def _measure(
             if memory is not None:  # the readings' own time is not the pipeline's
                 total_ns -= memory.after_query(index, item.id, stream)
             usage = (-1, -1) if used is None or after is None else (after[0] - used[0], after[1] - used[1])
+            cpu = None if recorder.cpu is None else recorder.drain_cpu()
             batch.add(
-                index % n_queries, total_ns, recorder.drain(), failure, item.id, start - recorder.origin_ns, usage
+                index % n_queries, total_ns, recorder.drain(), failure, item.id, start - recorder.origin_ns, usage, cpu
             )
             if failure is not None and spec.fail_fast:
                 return False, f"stopped by --fail-fast at query {index} (stage '{failure.stage}' raised)"

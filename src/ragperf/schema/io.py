@@ -155,9 +155,9 @@ def _first_bad_query_figure(run: RunFile) -> str | None:  # noqa: PLR0911 - one 
     columns = [("queries.total_ms", table.total_ms, False), ("queries.query", table.query, False)]
     columns += [(f"queries.spans.{path}", column, True) for path, column in table.spans.items()]
     columns += [(f"queries.metrics.{p}.{m}", c, True) for p, named in table.metrics.items() for m, c in named.items()]
-    columns += [
-        (f"queries.{name}", c, True) for name, c in (("cpu_ms", table.cpu_ms), ("preempted", table.preempted)) if c
-    ]
+    usage = (("cpu_ms", table.cpu_ms), ("preempted", table.preempted))
+    columns += [(f"queries.{name}", column, True) for name, column in usage if column is not None]
+    columns += [(f"queries.cpu_spans.{path}", column, True) for path, column in table.cpu_spans.items()]
     for where, column, missing_ok in columns:
         values = column.values
         if values.shape != (table.n,):

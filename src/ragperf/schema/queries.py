@@ -125,6 +125,10 @@ class QueryTable(_Model):
     preempted: Column | None = Field(
         default=None, description="float64: the worker's involuntary context switches during each query; NaN unknown"
     )
+    cpu_spans: dict[str, Column] = Field(
+        default_factory=dict,
+        description="float64 per stage path: its thread's CPU time (ms) where [run] cpu_time was on; NaN where absent",
+    )
 
     def __len__(self) -> int:
         return self.n

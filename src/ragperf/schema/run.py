@@ -124,6 +124,8 @@ class StageSummary(_Model):
     verdict: Verdict = Field(description="PASS when p95 is under target_ms")
     metrics: dict[str, MetricSummary] = Field(default_factory=dict)
     parent_share: float | None = Field(default=None, description="mean of this span / mean of its parent span")
+    cpu_mean: float | None = Field(default=None, description="mean CPU time of the stage's thread ([run] cpu_time)")
+    cpu_p50: float | None = Field(default=None, description="median CPU time of the stage's thread ([run] cpu_time)")
 
 
 class TargetVerdict(_Model):
