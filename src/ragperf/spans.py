@@ -189,6 +189,7 @@ def framed(fn: F, name: str | None = None) -> F:
     innermost open span (when the span opens inside `fn`, as LangChain's callbacks do), or of the
     innermost open span itself (`name=None`: the span is already open when `fn` is called).
     """
+
     @functools.wraps(fn)
     def framed_call(*args: Any, **kwargs: Any) -> Any:
         if _recorder is None:

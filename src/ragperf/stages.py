@@ -29,7 +29,7 @@ def stage_infos(
     """
     seen = seen or {}
     infos: list[StageInfo] = []
-    for stage in config.stages:
+    for stage in config.all_stages:
         infos.append(
             StageInfo(
                 path=stage.name,
@@ -67,9 +67,7 @@ def stage_infos(
     for path in sorted(unknown, key=lambda p: seen[p].start_ns if p in seen else 0):  # stable: ties stay by name
         parent = path.rsplit(".", 1)[0] if "." in path else None
         kind = seen[path].kind if path in seen else None
-        infos.append(
-            StageInfo(path=path, parent=parent, kind=kind or "other", call=None, target_ms=None, enabled=True)
-        )
+        infos.append(StageInfo(path=path, parent=parent, kind=kind or "other", call=None, target_ms=None, enabled=True))
     return _parents_first(infos)
 
 
