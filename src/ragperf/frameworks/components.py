@@ -9,6 +9,7 @@ the trampoline of the span that is open when the method is called.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,7 @@ _KIND_HINTS = (
 )
 
 
+@functools.lru_cache(maxsize=4096)  # called per component run, with a handful of distinct names
 def safe_name(name: str | None, fallback: str = "component") -> str:
     """`name` with every run of characters a dotted path cannot hold (dots, spaces, brackets) made one '_'."""
     cleaned = _UNSAFE.sub("_", name or "").strip("_")
