@@ -101,14 +101,26 @@ class Framing:
     """The methods an adapter framed, instance by instance, so that uninstalling puts them back.
 
     A framed method is an instance attribute wrapping the bound method. A copy of a framed
-    instance (pydantic's `model_copy`, `copy.copy`) inherits those attributes, bound to the
-    original; the marker names its owner, so the adapter frames the copy afresh the first time
-    its hook sees it run, which is before its work method is called.
+    instance (pydantic's `model_copy`, `copy.copy`, `deepcopy`) inherits those attributes, bound
+    to the original; the marker names its owner, so the first hook that sees the copy run, which
+    is before its work method is called, drops them (`own`) or frames the copy afresh.
     """
 
     def __init__(self) -> None:
         self._framed: list[Any] = []
         self._lock = threading.Lock()
+
+    @staticmethod
+    def own(instance: object) -> None:
+        """Drop the shadows a copy inherited from a framed original, so the copy runs its own methods.
+
+        Cheap (one dict lookup); adapters call it on every instance their hooks see, in a span or not.
+        """
+        state = getattr(instance, "__dict__", None)
+        marker = None if state is None else state.get(FRAMED)
+        if state is not None and marker is not None and marker[0] != id(instance):
+            for method in (*marker[1], FRAMED):
+                state.pop(method, None)
 
     def frame(
         self, instance: object, methods: Mapping[str, Callable[[Callable[..., Any]], Callable[..., Any]]]
@@ -119,14 +131,11 @@ class Framing:
         open, or an adapter's own for a method that opens the span itself. Methods already
         framed on this instance are left as they are.
         """
+        self.own(instance)
         state = getattr(instance, "__dict__", None)
         if state is None:
             return
         marker = state.get(FRAMED)
-        if marker is not None and marker[0] != id(instance):  # a copy: drop the original's shadows
-            for method in marker[1]:
-                state.pop(method, None)
-            marker = None
         done: tuple[str, ...] = () if marker is None else marker[1]
         todo = [method for method in methods if method not in done]
         if not todo:

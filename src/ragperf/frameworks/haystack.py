@@ -52,11 +52,10 @@ class _Tracer:
     def trace(self, operation_name: str, tags: dict[str, Any] | None = None, parent_span: Any = None) -> Iterator[Any]:
         """Open a ragperf span around a component run, inside the user's tracer's span if there is one."""
         handle = None
-        if spans.active_path() is not None:
-            if operation_name == _COMPONENT_RUN:
-                handle = self._open(tags or {})
-            elif operation_name == _PIPELINE_RUN:
-                self._frame_pipeline()
+        if operation_name == _PIPELINE_RUN:  # in a stage or not: a copied component must run its own code
+            self._frame_pipeline()
+        elif operation_name == _COMPONENT_RUN and spans.active_path() is not None:
+            handle = self._open(tags or {})
         try:
             if self._inner is None:
                 yield self._null_span

@@ -87,12 +87,14 @@ class _Handler:
         self.framing.frame(instance, {"_call_with_config": _frame_work})
 
     def _start(self, run_id: UUID, name: str | None, tags: list[str] | None, kind: str | None) -> None:
-        if spans.active_path() is None:  # outside a ragperf stage: setup code, or not recording
+        instance = self._component()
+        if spans.active_path() is None:  # outside a ragperf stage (teardown): no span, but a copy runs its own code
+            if instance is not None:
+                self.framing.own(instance)
             return
         branch = next((tag[len(_BRANCH_TAG) :] for tag in tags or () if tag.startswith(_BRANCH_TAG)), None)
         if branch is None and name == _SEQUENCE:
             return
-        instance = self._component()
         if instance is not None:
             self._frame(instance)
         label = branch or name or (type(instance).__name__ if instance is not None else None)

@@ -53,7 +53,10 @@ class _Spans:
         self.framing = Framing()
 
     def enter(self, id_: str, instance: Any, parent_id: str | None) -> None:
-        if instance is None or spans.active_path() is None:
+        if instance is None:
+            return
+        self.framing.own(instance)  # a copy of a framed instance runs its own methods, in a stage or not
+        if spans.active_path() is None:
             return
         parent = None if parent_id is None else self._open.get(parent_id)
         if parent is not None and parent.instance is instance:
