@@ -45,6 +45,7 @@ def safe_name(name: str | None, fallback: str = "component") -> str:
     return cleaned or fallback
 
 
+@functools.lru_cache(maxsize=4096)
 def kind_from_names(*names: str) -> str:
     """A span kind guessed from class or module names: retrieval, rerank, embedding, generation, or other."""
     text = " ".join(names).lower()
@@ -109,6 +110,13 @@ class Framing:
     def __init__(self) -> None:
         self._framed: list[Any] = []
         self._lock = threading.Lock()
+
+    @staticmethod
+    def has(instance: object, method: str) -> bool:
+        """True when `method` is framed on this very instance."""
+        state = getattr(instance, "__dict__", None)
+        marker = None if state is None else state.get(FRAMED)
+        return marker is not None and marker[0] == id(instance) and method in marker[1]
 
     @staticmethod
     def own(instance: object) -> None:

@@ -19,6 +19,8 @@ parsers, lambdas), whose work function it frames on each call.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import sys
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -29,7 +31,7 @@ from ragperf.frameworks.components import Framing, Siblings, kind_from_names, sa
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
-    from types import FrameType
+    from types import CodeType, FrameType
     from uuid import UUID
 
     from ragperf.state import State
@@ -43,10 +45,20 @@ _hook: ContextVar[Any] | None = None  # registered with langchain-core once per 
 
 
 def _frame_work(call_with_config: Callable[..., Any]) -> Callable[..., Any]:
-    """Shadow `Runnable._call_with_config`: the work function it runs inside the run's span, framed."""
+    """Shadow `Runnable._call_with_config`: the work function it runs inside the run's span, framed.
+
+    The work function is mostly the same bound method each call (`self._invoke`): its framed
+    wrapper is kept, with its signature, which LangChain inspects on every call.
+    """
+    last: list[Any] = [None, None]  # the work function, its framed wrapper
 
     def shadow(func: Callable[..., Any], input_: Any, config: Any, *args: Any, **kwargs: Any) -> Any:
-        return call_with_config(spans.framed(func), input_, config, *args, **kwargs)
+        if func != last[0]:
+            wrapper = spans.framed(func)
+            with contextlib.suppress(TypeError, ValueError):  # no signature to copy: inspect follows __wrapped__
+                wrapper.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
+            last[:] = [func, wrapper]
+        return call_with_config(last[1], input_, config, *args, **kwargs)
 
     return shadow
 
@@ -60,6 +72,7 @@ class _Handler:
     def __init__(self, runnable: type[Any], work: Mapping[type[Any], str]) -> None:
         super().__init__()
         self._runnable = runnable
+        self._passed: set[CodeType] = set()  # code up the stack that is never a component's
         self._work = tuple(work.items())
         self._runs: dict[UUID, spans.SpanHandle] = {}
         self.siblings = Siblings()
@@ -68,14 +81,16 @@ class _Handler:
     def _component(self) -> Any:
         """The runnable whose method fired the event: the first `self` up the stack that is one."""
         frame: FrameType | None = sys._getframe(2)  # the instance is only on the stack
+        passed = self._passed
         for _ in range(_FRAME_DEPTH):
             if frame is None:
                 return None
             code = frame.f_code
-            if code.co_argcount and code.co_varnames[0] == "self":
-                obj = frame.f_locals.get("self")
+            if code not in passed:
+                obj = frame.f_locals.get("self") if code.co_argcount and code.co_varnames[0] == "self" else None
                 if isinstance(obj, self._runnable):
                     return obj
+                passed.add(code)  # LangChain's dispatch (handle_event, the run managers): never a component's code
             frame = frame.f_back
         return None
 

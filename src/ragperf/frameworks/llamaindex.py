@@ -49,6 +49,7 @@ class _Spans:
         self._kinds = kinds
         self._engines = engines
         self._open: dict[str, _Open] = {}
+        self._kind_of: dict[type[Any], str] = {}
         self.siblings = Siblings()
         self.framing = Framing()
 
@@ -67,10 +68,11 @@ class _Spans:
             self._open[id_] = _Open(None, instance)  # the engine a stage called is the stage
             return
         cls = type(instance)
-        kind = next((kind for base, kind in self._kinds if isinstance(instance, base)), None)
-        handle = spans.open_span(
-            self.siblings.name(safe_name(cls.__name__), id(instance)), kind or kind_from_names(cls.__name__)
-        )
+        kind = self._kind_of.get(cls)
+        if kind is None:
+            found = next((kind for base, kind in self._kinds if isinstance(instance, base)), None)
+            kind = self._kind_of[cls] = found or kind_from_names(cls.__name__)
+        handle = spans.open_span(self.siblings.name(safe_name(cls.__name__), id(instance)), kind)
         self._open[id_] = _Open(handle, instance)
 
     def exit(self, id_: str, error: BaseException | None) -> None:
@@ -81,20 +83,23 @@ class _Spans:
 
     def _frame(self, instance: Any, id_: str) -> None:
         method = id_[:-_UUID_TAIL].rpartition(".")[2]
+        if self.framing.has(instance, method):
+            return
         function = getattr(type(instance), method, None)
         if function is not None and not inspect.iscoroutinefunction(function):
             self.framing.frame(instance, {method: spans.framed})
 
 
-def _handler_class() -> type[Any]:
-    """A `BaseSpanHandler` that hands every span to `_Spans` and keeps none of its own."""
+def _make_handler(logic: _Spans) -> Any:
+    """A `BaseSpanHandler` that hands every span to `logic` and keeps none of its own.
+
+    `logic` is a closure variable, not a pydantic private attribute: those are read through
+    `__getattr__`, which would cost a few µs per span.
+    """
     from llama_index.core.instrumentation.span_handlers import BaseSpanHandler
     from llama_index_instrumentation.span.simple import SimpleSpan
-    from pydantic import PrivateAttr
 
     class RagperfSpanHandler(BaseSpanHandler[SimpleSpan]):
-        _spans: Any = PrivateAttr(default=None)
-
         @classmethod
         def class_name(cls) -> str:
             return "RagperfSpanHandler"
@@ -108,7 +113,7 @@ def _handler_class() -> type[Any]:
             tags: dict[str, Any] | None = None,
             **kwargs: Any,
         ) -> SimpleSpan | None:
-            self._spans.enter(id_, instance, parent_span_id)
+            logic.enter(id_, instance, parent_span_id)
             return None  # LlamaIndex keeps no span of ours: ragperf records its own
 
         def prepare_to_exit_span(
@@ -119,7 +124,7 @@ def _handler_class() -> type[Any]:
             result: Any | None = None,
             **kwargs: Any,
         ) -> SimpleSpan | None:
-            self._spans.exit(id_, None)
+            logic.exit(id_, None)
             return None
 
         def prepare_to_drop_span(
@@ -130,10 +135,10 @@ def _handler_class() -> type[Any]:
             err: BaseException | None = None,
             **kwargs: Any,
         ) -> SimpleSpan | None:
-            self._spans.exit(id_, err)
+            logic.exit(id_, err)
             return None
 
-    return RagperfSpanHandler
+    return RagperfSpanHandler()
 
 
 class LlamaIndexAdapter(FrameworkAdapter):
@@ -145,6 +150,7 @@ class LlamaIndexAdapter(FrameworkAdapter):
 
     def __init__(self) -> None:
         self._handler: Any = None
+        self._spans: _Spans | None = None
 
     def install(self) -> None:
         """Add the span handler to the root dispatcher, which every LlamaIndex dispatcher propagates to."""
@@ -162,8 +168,8 @@ class LlamaIndexAdapter(FrameworkAdapter):
             (BaseNodePostprocessor, "rerank"),
             (BaseEmbedding, "embedding"),
         )
-        self._handler = _handler_class()()
-        self._handler._spans = _Spans(kinds, (BaseQueryEngine, BaseChatEngine))
+        self._spans = _Spans(kinds, (BaseQueryEngine, BaseChatEngine))
+        self._handler = _make_handler(self._spans)
         get_dispatcher().add_span_handler(self._handler)
 
     def uninstall(self) -> None:
@@ -174,9 +180,10 @@ class LlamaIndexAdapter(FrameworkAdapter):
             return
         handlers = get_dispatcher().span_handlers
         handlers[:] = [handler for handler in handlers if handler is not self._handler]  # pydantic's == is by value
-        self._handler._spans.framing.unframe_all()
-        self._handler._spans.siblings.clear()
-        self._handler = None
+        if self._spans is not None:
+            self._spans.framing.unframe_all()
+            self._spans.siblings.clear()
+        self._handler = self._spans = None
 
     def as_stage(self, obj: Any, inputs: Mapping[str, Any]) -> Callable[[State], Any]:
         """`obj.query(state.query)` (query engines), or `obj.chat` (chat engines), `obj.retrieve` (retrievers)."""
