@@ -28,6 +28,7 @@ __all__ = [
     "MAX_PIPELINE_NAME",
     "BackendConfig",
     "Config",
+    "FrameworksConfig",
     "MemoryConfig",
     "PipelineConfig",
     "RunConfig",
@@ -135,6 +136,20 @@ class PipelineConfig(_Model):
     teardown: str | None = None
     queries: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+    # The whole pipeline as one framework object (a chain, a query engine, a Haystack pipeline):
+    # a factory called once in setup; its one stage runs it on each query (ragperf.frameworks.app).
+    app: str | None = None
+    input: dict[str, dict[str, Any]] = Field(default_factory=dict)  # Haystack: component -> input -> value
+
+    @model_validator(mode="after")
+    def _app_or_setup(self) -> PipelineConfig:
+        if self.app is not None and self.setup is not None:
+            msg = "give either 'app' (a factory returning the framework object) or 'setup', not both"
+            raise ValueError(msg)
+        if self.input and self.app is None:
+            msg = "'input' maps the query onto an 'app' pipeline's inputs; set 'app' too, or remove 'input'"
+            raise ValueError(msg)
+        return self
 
     @field_validator("name")
     @classmethod
@@ -144,10 +159,37 @@ class PipelineConfig(_Model):
             raise ValueError(msg)
         return name
 
-    @field_validator("setup", "teardown")
+    @field_validator("setup", "teardown", "app")
     @classmethod
     def _calls(cls, value: str | None) -> str | None:
         return None if value is None else _check_call(value)
+
+    def app_stage_name(self) -> str:
+        """The name of an `app` pipeline's one stage: the pipeline's, when it is set and fits a stage name."""
+        if "name" in self.model_fields_set and _NAME.match(self.name):
+            return self.name
+        return "app"
+
+
+class FrameworksConfig(_Model):
+    """The framework adapters (LangChain, LlamaIndex, Haystack components as spans): on by default."""
+
+    enabled: bool = True
+    disable: tuple[str, ...] = ()
+
+    @field_validator("disable")
+    @classmethod
+    def _known(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        if not names:
+            return names
+        from ragperf.frameworks.registry import available_frameworks
+
+        known = available_frameworks()
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            msg = f"no framework adapter named '{unknown[0]}'; valid names: {', '.join(known) or 'none installed'}"
+            raise ValueError(msg)
+        return names
 
 
 class RunConfig(_Model):
@@ -209,14 +251,29 @@ class Config(_Model):
 
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     run: RunConfig = Field(default_factory=RunConfig)
-    stages: tuple[StageConfig, ...] = Field(min_length=1)
+    stages: tuple[StageConfig, ...] = ()
     targets: Targets = Field(default_factory=Targets)
     backend: BackendConfig = Field(default_factory=BackendConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    frameworks: FrameworksConfig = Field(default_factory=FrameworksConfig)
+
+    @property
+    def all_stages(self) -> tuple[StageConfig, ...]:
+        """The configured stages, or the one stage of an `app` pipeline."""
+        app = self.pipeline.app
+        if app is None:
+            return self.stages
+        return (StageConfig(name=self.pipeline.app_stage_name(), call=app),)
 
     @model_validator(mode="after")
     def _unique_stages(self) -> Config:
+        if not self.stages and self.pipeline.app is None:
+            msg = "stages: list at least one [[stages]] entry, or set [pipeline] app to a framework object's factory"
+            raise ValueError(msg)
+        if self.stages and self.pipeline.app is not None:
+            msg = "[pipeline] app is the whole pipeline as one stage; remove it or the [[stages]] entries"
+            raise ValueError(msg)
         names = [stage.name for stage in self.stages]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:

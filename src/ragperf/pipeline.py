@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from time import perf_counter_ns, thread_time_ns
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ragperf.errors import PipelineFailed
+from ragperf.errors import PipelineFailed, RagperfError
 from ragperf.resolve import resolve_callable
 from ragperf.spans import OpenSpan, current_span
 from ragperf.trampoline import make_trampoline
@@ -100,6 +100,9 @@ def _step(name: str, path: str, target: str, key: str) -> Step:
 
 def build_plan(config: Config) -> Plan:
     """Import every callable the config names (raising ConfigError on the first bad one)."""
+    pipeline = config.pipeline
+    if pipeline.app is not None:
+        return _app_plan(config, pipeline.app)
     steps = []
     for i, stage in enumerate(config.stages):
         key = f"stages[{i}]"
@@ -125,10 +128,21 @@ def build_plan(config: Config) -> Plan:
             )
         if stage.enabled:
             steps.append(step)
-    pipeline = config.pipeline
     setup = None if pipeline.setup is None else resolve_callable(pipeline.setup, key="pipeline.setup")
     teardown = None if pipeline.teardown is None else resolve_callable(pipeline.teardown, key="pipeline.teardown")
     return Plan(tuple(steps), setup, teardown)
+
+
+def _app_plan(config: Config, target: str) -> Plan:
+    """One stage running the framework object the app's factory makes in setup."""
+    from ragperf.frameworks.app import AppStage
+
+    pipeline = config.pipeline
+    app = AppStage(resolve_callable(target, key="pipeline.app"), target, pipeline.input)
+    name = pipeline.app_stage_name()
+    teardown = None if pipeline.teardown is None else resolve_callable(pipeline.teardown, key="pipeline.teardown")
+    step = Step(name, name, app, make_trampoline(name, is_async=False), is_async=False)
+    return Plan((step,), app.setup, teardown)
 
 
 def _close(recorder: Recorder, span: OpenSpan, start: int, error: BaseException | None) -> None:
@@ -240,6 +254,8 @@ class Executor:
     def _hook(self, fn: Callable[..., Any], key: str, *args: Any) -> Any:
         try:
             return self.call(fn, *args)
+        except RagperfError:  # ragperf's own one-line errors (an app factory's object no adapter runs)
+            raise
         except Exception as exc:
             msg = f"{key} raised {type(exc).__name__}: {exc}"
             raise PipelineFailed(msg) from exc

@@ -31,7 +31,7 @@ def stage_infos(
     seen = seen or {}
     span_targets = config.targets.spans
     infos: list[StageInfo] = []
-    for stage in config.stages:
+    for stage in config.all_stages:
         infos.append(
             StageInfo(
                 path=stage.name,

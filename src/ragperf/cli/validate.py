@@ -36,7 +36,7 @@ def validate(
     load_backend(cfg.backend.name, cfg.backend.options)
     n_queries = len(load_queries(locate_queries(cfg.pipeline.queries, config_dir))) if cfg.pipeline.queries else 0
     subs = sum(len(step.subs) for step in plan.steps)
-    skipped = [s.name for s in cfg.stages if not s.enabled]
+    skipped = [s.name for s in cfg.all_stages if not s.enabled]
     note = f", skipped: {', '.join(skipped)}" if skipped else ""
     what = f" {config_path}: {len(plan.steps)} stages ({subs} parallel sub-stages{note}), {n_queries} queries"
     out_console.print(Text.assemble(("OK", "green"), what, "; every callable imports"), soft_wrap=True)

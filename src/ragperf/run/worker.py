@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ragperf import notes, spans, threads
 from ragperf.backends.registry import load_backend
 from ragperf.errors import ExitCode, PipelineFailed, RagperfError
+from ragperf.frameworks import registry as frameworks
 from ragperf.imported import imported_distributions, loaded_modules
 from ragperf.interrupts import STOP_SIGNALS, Interrupted, signal_name
 from ragperf.pipeline import Executor, StageFailed, build_plan
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from types import FrameType
 
     from ragperf.backends.base import Backend
+    from ragperf.frameworks.base import FrameworkAdapter
     from ragperf.memory.session import MemorySession
     from ragperf.queries import Query
 
@@ -144,8 +146,11 @@ def _run(spec: WorkerSpec, stream: Stream, stop: _Stop) -> int:
     threads.install()
     notes.install_sink(lambda text: stream.emit(Note(text)))
     executor = Executor(plan, recorder, probe=None if memory is None else memory.probe)
+    adapters: list[FrameworkAdapter] = []
     try:
         ctx = _setup(executor, spec.config.pipeline.options, stream, import_ms)
+        # After setup: the pipeline's frameworks are imported by now, and warm-up frames their components.
+        adapters = frameworks.activate(spec.config.frameworks)
         try:
             for i in range(spec.warmup):
                 _warm(executor, spec.queries[i % len(spec.queries)], ctx, i)
@@ -167,6 +172,7 @@ def _run(spec: WorkerSpec, stream: Stream, stop: _Stop) -> int:
                 stop.signum = stop.signum or getattr(exc, "signum", signal.SIGINT)
                 stream.emit(TeardownFailed(message=f"teardown was {stop.reason()}"))
     finally:
+        frameworks.deactivate(adapters)
         spans.install(None)
         threads.uninstall()
         notes.install_sink(None)
