@@ -37,12 +37,15 @@ _UNSAFE = re.compile(r"\W")
 
 def make_trampoline(path: str, *, is_async: bool) -> Callable[[Callable[[Any], Any], Any], Any]:
     """Compile `ragperf_stage__<path>(fn, state)` whose frame names the stage."""
+    return _compile(path, "fn, state", "fn(state)", is_async=is_async)
+
+
+def _compile(path: str, params: str, call: str, *, is_async: bool) -> Callable[..., Any]:
+    """`[async] def ragperf_stage__<path>(<params>): return [await] <call>`, in the stage's file name."""
     func_name = "ragperf_stage__" + _UNSAFE.sub("_", path)
-    if is_async:
-        source = f"async def {func_name}(fn, state):\n    return await fn(state)\n"
-    else:
-        source = f"def {func_name}(fn, state):\n    return fn(state)\n"
+    head, body = ("async def", f"await {call}") if is_async else ("def", call)
     namespace: dict[str, Any] = {}
+    source = f"{head} {func_name}({params}):\n    return {body}\n"
     exec(compile(source, stage_filename(path), "exec"), namespace)  # noqa: S102 - fixed source
     return namespace[func_name]  # type: ignore[no-any-return]
 
@@ -69,14 +72,7 @@ def make_call_trampoline(path: str, *, is_async: bool = False) -> Callable[..., 
     `fn(*args, **kwargs)` itself (awaits it when `is_async`), so no wrapper frame of ragperf's
     sits between the stage's frame and the work in a profile.
     """
-    func_name = "ragperf_stage__" + _UNSAFE.sub("_", path)
-    if is_async:
-        source = f"async def {func_name}(fn, args, kwargs):\n    return await fn(*args, **kwargs)\n"
-    else:
-        source = f"def {func_name}(fn, args, kwargs):\n    return fn(*args, **kwargs)\n"
-    namespace: dict[str, Any] = {}
-    exec(compile(source, stage_filename(path), "exec"), namespace)  # noqa: S102 - fixed source
-    return namespace[func_name]  # type: ignore[no-any-return]
+    return _compile(path, "fn, args, kwargs", "fn(*args, **kwargs)", is_async=is_async)
 
 
 _call_trampolines: dict[tuple[str, bool], Callable[..., Any]] = {}

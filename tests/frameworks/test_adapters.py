@@ -12,7 +12,7 @@ import pytest
 from fw_helpers import PIPELINES
 
 from ragperf import spans
-from ragperf.config import Config, FrameworksConfig, load_config
+from ragperf.config import Config, load_config
 from ragperf.errors import ConfigError
 from ragperf.frameworks import registry
 from ragperf.frameworks.components import Siblings, safe_name
@@ -48,9 +48,8 @@ def test_activation_imports_no_framework_the_pipeline_did_not():
     code = textwrap.dedent(
         f"""
         import sys
-        from ragperf.config import FrameworksConfig
         from ragperf.frameworks import registry
-        active = registry.activate(FrameworksConfig())
+        active = registry.activate()
         print(len(registry.available_frameworks()), [a.name for a in active],
               sorted({{m.split(".")[0] for m in sys.modules if m.startswith({FRAMEWORK_MODULES!r})}}))
         """
@@ -66,14 +65,14 @@ def test_activation_installs_what_is_imported_except_what_is_disabled():
     import langchain_core  # noqa: F401
     import llama_index.core  # noqa: F401
 
-    active = registry.activate(FrameworksConfig(disable=("langchain",)))
+    active = registry.activate(disable=("langchain",))
     try:
         # THEN the other two are installed
         assert [a.name for a in active] == ["haystack", "llamaindex"]
     finally:
         registry.deactivate(active)
     # AND with enabled = false none is
-    assert registry.activate(FrameworksConfig(enabled=False)) == []
+    assert registry.activate(enabled=False) == []
 
 
 def _config_error(tmp_path, text: str) -> str:

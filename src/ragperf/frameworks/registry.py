@@ -14,9 +14,8 @@ from ragperf.errors import ConfigError
 from ragperf.plugins import PluginEntry, discover
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Collection, Iterable
 
-    from ragperf.config import FrameworksConfig
     from ragperf.frameworks.base import FrameworkAdapter
 
 __all__ = ["GROUP", "activate", "adapter_for", "available_frameworks", "deactivate", "load_adapter"]
@@ -35,13 +34,16 @@ def load_adapter(entry: PluginEntry) -> FrameworkAdapter:
     return cls()
 
 
-def activate(config: FrameworksConfig) -> list[FrameworkAdapter]:
-    """Install the hooks of every enabled adapter whose framework the pipeline imported."""
-    if not config.enabled:
+def activate(*, enabled: bool = True, disable: Collection[str] = ()) -> list[FrameworkAdapter]:
+    """Install the hooks of every adapter not disabled whose framework the pipeline imported.
+
+    `enabled` and `disable` are the config's `[frameworks]` table (taken apart: the config imports this module).
+    """
+    if not enabled:
         return []
     active = []
     for name, entry in available_frameworks().items():
-        if name in config.disable:
+        if name in disable:
             continue
         adapter = load_adapter(entry)
         if adapter.module in sys.modules:

@@ -150,7 +150,8 @@ def _run(spec: WorkerSpec, stream: Stream, stop: _Stop) -> int:
     try:
         ctx = _setup(executor, spec.config.pipeline.options, stream, import_ms)
         # After setup: the pipeline's frameworks are imported by now, and warm-up frames their components.
-        adapters = frameworks.activate(spec.config.frameworks)
+        switches = spec.config.frameworks
+        adapters = frameworks.activate(enabled=switches.enabled, disable=switches.disable)
         try:
             for i in range(spec.warmup):
                 _warm(executor, spec.queries[i % len(spec.queries)], ctx, i)
