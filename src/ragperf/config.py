@@ -28,6 +28,7 @@ __all__ = [
     "MAX_PIPELINE_NAME",
     "BackendConfig",
     "Config",
+    "DiffConfig",
     "MemoryConfig",
     "PipelineConfig",
     "RunConfig",
@@ -195,6 +196,13 @@ class MemoryConfig(_Model):
     min_leak_mb_per_iter: float = Field(default=0.01, gt=0)  # slower growth counts as noise, not a leak
 
 
+class DiffConfig(_Model):
+    """How `ragperf diff` judges runs made with this config (the new file's config is read)."""
+
+    # None: ragperf's default floor (`ragperf.analysis.compare.DEFAULT_MIN_MS`), kept there with its reasons.
+    min_ms: float | None = Field(default=None, ge=0, allow_inf_nan=False)  # a p50 change under this is no regression
+
+
 class BackendConfig(_Model):
     """The default profiler backend and its options (the command line overrides both)."""
 
@@ -212,6 +220,7 @@ class Config(_Model):
     backend: BackendConfig = Field(default_factory=BackendConfig)
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    diff: DiffConfig = Field(default_factory=DiffConfig)
 
     @model_validator(mode="after")
     def _unique_stages(self) -> Config:
