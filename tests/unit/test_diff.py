@@ -417,6 +417,11 @@ def test_json_round_trip_has_no_nan(tmp_path: Path) -> None:
     data = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     assert data["schema_version"] == 2
     assert DiffReport.model_validate_json(text) == report
+    # AND every field it writes is one the published JSON Schema of the model declares
+    schema = DiffReport.model_json_schema()
+    assert set(data) == set(schema["properties"])
+    group = schema["$defs"]["DiffGroup"]["properties"]
+    assert all(set(g) == set(group) for g in data["groups"])
 
 
 def test_terminal_render_colours_verdicts(tmp_path: Path) -> None:

@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from ragperf.analysis.family import MIN_SAMPLES, Family, family_size, tested
 from ragperf.analysis.metric_ci import PERCENTILE, log_ratio_ci, statistic
 from ragperf.analysis.ranks import LogEstimate, hodges_lehmann, mann_whitney
 from ragperf.analysis.thresholds import (
@@ -78,7 +79,6 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "METRICS",
     "MIN_SAMPLES",
-    "Family",
     "MetricChange",
     "StageComparison",
     "Verdict",
@@ -86,15 +86,12 @@ __all__ = [
     "compare_stages",
     "decide",
     "effective_threshold",
-    "family_size",
     "parse_thresholds",
-    "tested",
 ]
 
 Verdict = Literal["regression", "improvement", "unchanged", "inconclusive", "too_few"]
 
 DEFAULT_ALPHA = 0.05
-MIN_SAMPLES = 5
 POWER = 0.80
 
 # A bootstrap of a tail percentile with fewer than this many points beyond it mostly resamples one or two
@@ -148,47 +145,6 @@ class StageComparison:
             if change.metric == name:
                 return change
         raise KeyError(name)
-
-
-@dataclass(frozen=True)
-class Family:
-    """The significance level every check of one diff shares: ``alpha``, Bonferroni over ``size`` hypotheses."""
-
-    alpha: float
-    size: int
-
-    def __post_init__(self) -> None:
-        _check_alpha(self.alpha)
-        if self.size < 1:
-            raise ValueError(f"a family holds at least one hypothesis, got {self.size}")
-
-    @property
-    def level_alpha(self) -> float:
-        """The per-test level: alpha / size."""
-        return self.alpha / self.size
-
-    @property
-    def z_crit(self) -> float:
-        """The two-sided normal quantile of the per-test level."""
-        return _STD_NORMAL.inv_cdf(1.0 - self.level_alpha / 2.0)
-
-    def adjust(self, p_value: float) -> float:
-        """Bonferroni: the p-value times the family size, at most 1."""
-        return min(1.0, p_value * self.size)
-
-
-def family_size(paths_tested: int, gated_metrics: int, other_checks: int = 0) -> int:
-    """The hypotheses of one diff: each tested path's shift and gated metrics, plus other checks (figures).
-
-    A path with too few queries (``too_few``) tests nothing and is not counted, so it does not dilute the
-    others' level. Never below 1.
-    """
-    return max(1, paths_tested * (1 + gated_metrics) + other_checks)
-
-
-def tested(sizes: Sequence[tuple[int, int]]) -> int:
-    """How many of these (old, new) sample sizes are large enough to be tested."""
-    return sum(1 for n_old, n_new in sizes if min(n_old, n_new) >= MIN_SAMPLES)
 
 
 def effective_threshold(threshold: float, min_ms: float, old_ms: float) -> float:

@@ -11,7 +11,8 @@ from ragperf.schema.diff import Figure
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ragperf.analysis.compare import Family, Verdict
+    from ragperf.analysis.compare import Verdict
+    from ragperf.analysis.family import Family
     from ragperf.schema.load import LoadReport, LoadStep
 
 __all__ = ["FIGURES_PER_STEP", "capacity_figures", "step_figures"]

@@ -14,11 +14,12 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING
 
-from ragperf.analysis.compare import METRICS, Family, decide, effective_threshold, family_size, tested
+from ragperf.analysis.compare import METRICS, decide, effective_threshold
 from ragperf.analysis.diff_context import comparability_warnings, load_setup_warnings
 from ragperf.analysis.diff_figures import FIGURES_PER_STEP, capacity_figures, step_figures
 from ragperf.analysis.diff_paths import DiffParts, compare_paths
 from ragperf.analysis.diff_sections import rate_target_changes, stage_target_changes
+from ragperf.analysis.family import Family, family_size, tested
 from ragperf.analysis.histogram_stats import histogram, log_se, metric_value, needed, samples_ms
 from ragperf.analysis.summary import TOTAL
 from ragperf.errors import RunFileError

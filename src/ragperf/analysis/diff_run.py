@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ragperf.analysis.compare import family_size, tested
 from ragperf.analysis.diff_context import comparability_warnings
 from ragperf.analysis.diff_memory import memory_changes
 from ragperf.analysis.diff_paths import DiffParts, compare_paths
 from ragperf.analysis.diff_sections import hotspot_changes, target_changes
 from ragperf.analysis.failures import failure_change
+from ragperf.analysis.family import family_size, tested
 from ragperf.analysis.summary import TOTAL
 from ragperf.errors import RunFileError
 from ragperf.schema.diff import DiffGroup
