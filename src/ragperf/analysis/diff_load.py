@@ -4,7 +4,7 @@ Steps are matched by offered rate. At each matched rate, the pipeline latency (f
 queueing included) and every stage's service time are compared from the step's merged histograms, with the
 rank test and verdict rule `ragperf diff` applies to run files (see `histogram_stats` for how histograms
 stand in for per-query samples). One Bonferroni family covers every latency check and throughput figure
-of every matched step (`compare.family_size`), so testing more rates does not raise the chance of a false
+of every matched step (`family.family_size`), so testing more rates does not raise the chance of a false
 alarm.
 """
 
