@@ -28,6 +28,7 @@ __all__ = [
     "MAX_PIPELINE_NAME",
     "BackendConfig",
     "Config",
+    "DiffConfig",
     "FrameworksConfig",
     "MemoryConfig",
     "PipelineConfig",
@@ -239,6 +240,13 @@ class MemoryConfig(_Model):
     min_leak_mb_per_iter: float = Field(default=0.01, gt=0)  # slower growth counts as noise, not a leak
 
 
+class DiffConfig(_Model):
+    """How `ragperf diff` judges runs made with this config (the new file's config is read)."""
+
+    # None: ragperf's default floor (`ragperf.analysis.compare.DEFAULT_MIN_MS`), kept there with its reasons.
+    min_ms: float | None = Field(default=None, ge=0, allow_inf_nan=False)  # a p50 change under this is no regression
+
+
 class BackendConfig(_Model):
     """The default profiler backend and its options (the command line overrides both)."""
 
@@ -257,6 +265,7 @@ class Config(_Model):
     memory: MemoryConfig = Field(default_factory=MemoryConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     frameworks: FrameworksConfig = Field(default_factory=FrameworksConfig)
+    diff: DiffConfig = Field(default_factory=DiffConfig)
 
     @property
     def all_stages(self) -> tuple[StageConfig, ...]:

@@ -92,9 +92,11 @@ def test_slowed_stage_is_found_in_that_stage_only(runs: dict[str, Path]) -> None
     # THEN the gate fails, on b and the total only; a is not flagged; the changed option is named
     assert code == ExitCode.FAILED
     assert report["regressions"] == ["b", "total"]
-    stages = {s["path"]: s for s in report["stages"]}  # type: ignore[attr-defined]
+    (group,) = report["groups"]  # type: ignore[misc]
+    stages = {s["path"]: s for s in group["stages"]}
     assert stages["a"]["verdict"] in {"unchanged", "inconclusive"}  # wake-up jitter on a loaded machine may widen it
-    assert stages["b"]["shift"] == pytest.approx(0.30, abs=0.05)
+    assert stages["b"]["evidence"]["shift"] == pytest.approx(0.30, abs=0.05)
+    assert report["schema_version"] == 2
     assert "config differs: pipeline.options.b_ms: 20 -> 26" in [w["message"] for w in report["warnings"]]  # type: ignore[attr-defined]
 
 
@@ -140,6 +142,7 @@ def test_terminal_and_markdown_output(runs: dict[str, Path], tmp_path: Path) -> 
         (["--threshold", "5"], "ambiguous threshold"),
         (["--threshold", "p42=5%"], "unknown metric"),
         (["--alpha", "2"], "not in (0, 1)"),
+        (["--min-ms", "-1"], "not a duration >= 0 ms"),
     ],
 )
 def test_bad_options_exit_2(runs: dict[str, Path], args: list[str], message: str) -> None:
@@ -201,3 +204,23 @@ def test_installed_command_gates_ci(runs: dict[str, Path], tmp_path: Path) -> No
     # THEN it exits 1 and prints Markdown fit for a job summary
     assert done.returncode == ExitCode.FAILED
     assert "| b | 30 / 30 |" in done.stdout
+
+
+@pytest.mark.slow
+def test_the_floor_can_hide_a_small_slowdown(runs: dict[str, Path]) -> None:
+    # GIVEN stage b slowed by 6 ms WHEN diffed with a floor above that THEN nothing counts: exit 0, floor shown
+    code, report = _json_diff(str(runs["base"]), str(runs["slow"]), "--min-ms", "50")
+    assert code == ExitCode.OK
+    assert report["regressions"] == []
+    assert report["min_ms"] == 50
+
+
+def test_help_documents_the_floor() -> None:
+    # GIVEN the diff command WHEN asked for help THEN the floor, its default and how to turn it off are there
+    from ragperf.analysis.thresholds import DEFAULT_MIN_MS
+
+    result = runner.invoke(app, ["diff", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    text = " ".join(result.stdout.split())
+    assert "--min-ms" in text
+    assert f"default {DEFAULT_MIN_MS:g}" in text
+    assert "[diff]" in text

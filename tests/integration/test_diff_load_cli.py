@@ -104,12 +104,12 @@ def test_slowed_stage_under_load_fails_the_gate_naming_it(files: dict[str, Path]
     assert code == ExitCode.FAILED
     regressions = report["regressions"]
     assert "generate @ 40 qps" in regressions  # type: ignore[operator]
-    assert "pipeline total @ 40 qps" in regressions  # type: ignore[operator]
+    assert "total @ 40 qps" in regressions  # type: ignore[operator]
     assert not any(name.startswith("fetch") for name in regressions)  # type: ignore[union-attr]
-    step = report["load"]["steps"][0]  # type: ignore[index]
+    step = report["groups"][0]  # type: ignore[index]
     generate = next(s for s in step["stages"] if s["path"] == "generate")
     # AND the shift is the slowdown's size (+67%, within the jitter of a shared machine)
-    assert generate["shift"] == pytest.approx(10 / 15.5, abs=0.12)
+    assert generate["evidence"]["shift"] == pytest.approx(10 / 15.5, abs=0.12)
 
 
 @pytest.mark.slow
@@ -120,7 +120,7 @@ def test_same_load_twice_passes_the_gate(files: dict[str, Path]) -> None:
     # THEN nothing regressed and the exit code lets CI pass
     assert code == ExitCode.OK, report["regressions"]
     assert report["regressions"] == []
-    assert [s["offered_qps"] for s in report["load"]["steps"]] == [40.0]  # type: ignore[index]
+    assert [g["label"] for g in report["groups"]] == ["40 qps"]  # type: ignore[attr-defined]
 
 
 @pytest.mark.slow

@@ -18,10 +18,11 @@ from ragperf.analysis.diff import diff_runs
 from ragperf.analysis.summary import summarise
 from ragperf.config import Targets
 from ragperf.errors import RunFileError
+from ragperf.renderers.diff_json import render_diff_json
 from ragperf.renderers.diff_markdown import render_diff_markdown
 from ragperf.renderers.diff_terminal import render_diff_terminal
 from ragperf.schema import load_run
-from ragperf.schema.diff import DiffReport
+from ragperf.schema.diff import DiffGroup, DiffReport
 from ragperf.schema.queries import QueryTable
 from ragperf.schema.run import BackendInfo, Environment, Hotspot, QueryRecord, RunFile, StageInfo
 
@@ -114,17 +115,25 @@ def diff(old: RunFile, new: RunFile, tmp_path: Path, **kwargs: Any) -> DiffRepor
     return diff_runs(old, new, baseline_path=tmp_path / "old.json", new_path=tmp_path / "new.json", **kwargs)
 
 
+def only(report: DiffReport) -> DiffGroup:
+    """A run diff's one group."""
+    (group,) = report.groups
+    return group
+
+
 def test_aa_gives_no_regression(tmp_path: Path) -> None:
     # GIVEN two runs drawn from the same distributions
     old, new = pipeline_runs(seed=1)
     # WHEN diffed
     report = diff(old, new, tmp_path)
     # THEN every stage and the total are compared, none regressed, and no comparability warning is raised
-    assert [s.path for s in report.stages] == list(STAGES)
-    assert report.total.path == "total"
-    assert report.paths_compared == len(STAGES) + 1
+    group = only(report)
+    assert [s.path for s in group.stages] == list(STAGES)
+    assert group.total is not None
+    assert group.total.path == "total"
+    assert report.paths_compared == report.family == len(STAGES) + 1
     assert report.regressions == ()
-    assert all(s.verdict in {"unchanged", "inconclusive"} for s in (*report.stages, report.total))
+    assert all(s.verdict in {"unchanged", "inconclusive"} for s in group.paths)
     assert report.warnings == ()
 
 
@@ -133,12 +142,12 @@ def test_known_shift_is_found_in_that_stage_only(tmp_path: Path) -> None:
     old, new = pipeline_runs(seed=2, factors={"rerank": 1.25})
     # WHEN diffed
     report = diff(old, new, tmp_path)
-    by_path = {s.path: s for s in report.stages}
+    by_path = {s.path: s for s in only(report).stages}
     # THEN rerank (and possibly the total it is part of) regressed; no other stage did
     assert set(report.regressions) - {"total"} == {"rerank"}
     rerank = by_path["rerank"]
-    assert rerank.shift_ci is not None
-    low, high = rerank.shift_ci
+    assert rerank.evidence.shift_ci is not None
+    low, high = rerank.evidence.shift_ci
     assert low is not None
     assert high is not None
     assert low < 0.25 < high
@@ -151,7 +160,7 @@ def test_unequal_sample_sizes_work(tmp_path: Path) -> None:
     # WHEN diffed
     report = diff(old, new, tmp_path)
     # THEN the sizes are kept apart and the slowdown found
-    assert {(s.n_old, s.n_new) for s in report.stages} == {(60, 150)}
+    assert {(s.n_old, s.n_new) for s in only(report).stages} == {(60, 150)}
     assert "generate" in report.regressions
 
 
@@ -163,8 +172,8 @@ def test_tiny_samples_say_too_few(tmp_path: Path) -> None:
     markdown = render_diff_markdown(report)
     # THEN nothing is called a regression: every path says the evidence is too thin, with no statistics made up
     assert report.regressions == ()
-    assert all(s.verdict == "too_few" for s in (*report.stages, report.total))
-    assert all(s.p_value is None and s.shift is None for s in report.stages)
+    assert all(s.verdict == "too_few" for s in only(report).paths)
+    assert all(s.evidence.p_value is None and s.evidence.shift is None for s in only(report).stages)
     assert "too few queries to tell (3 vs 3)" in markdown
 
 
@@ -174,10 +183,10 @@ def test_noisy_small_runs_are_inconclusive_with_a_query_count(tmp_path: Path) ->
     # WHEN diffed
     report = diff(old, new, tmp_path)
     # THEN stages are inconclusive (not "unchanged"), each with how many queries would settle it
-    inconclusive = [s for s in report.stages if s.verdict == "inconclusive"]
+    inconclusive = [s.evidence for s in only(report).stages if s.verdict == "inconclusive"]
     assert inconclusive
-    assert all(s.queries_needed is not None and s.queries_needed > 20 for s in inconclusive)
-    assert all(s.min_detectable is not None and s.min_detectable > 0.05 for s in inconclusive)
+    assert all(e.queries_needed is not None and e.queries_needed > 20 for e in inconclusive)
+    assert all(e.min_detectable is not None and e.min_detectable > 0.05 for e in inconclusive)
     text = render_diff_markdown(report)
     assert f"about {inconclusive[0].queries_needed} queries per run would settle it" in text
 
@@ -195,7 +204,7 @@ def test_p95_threshold_is_gated_separately(tmp_path: Path) -> None:
     # THEN only the p95 gate catches it
     assert "generate" not in plain.regressions
     assert "generate" in gated.regressions
-    p95 = next(m for m in next(s for s in gated.stages if s.path == "generate").metrics if m.metric == "p95")
+    p95 = next(m for m in next(s for s in only(gated).stages if s.path == "generate").metrics if m.metric == "p95")
     assert p95.verdict == "regression"
     assert p95.threshold == 0.10
 
@@ -256,13 +265,67 @@ def test_config_warning_names_the_changed_keys(tmp_path: Path) -> None:
     )
 
 
-def test_uniform_shift_warns_of_a_machine_wide_cause(tmp_path: Path) -> None:
-    # GIVEN every stage 30% slower, as when the machine is loaded
+def test_stages_moving_together_on_one_machine_are_not_blamed_on_it(tmp_path: Path) -> None:
+    # GIVEN every stage 30% slower on the same quiet machine, as a larger top-k slows them all
     old, new = pipeline_runs(seed=10, factors=dict.fromkeys(STAGES, 1.3))
-    # WHEN diffed THEN the regressions come with a warning that the machine, not the code, may have changed
+    # WHEN diffed THEN they are regressions, with no warning that the machine may be the cause
     report = diff(old, new, tmp_path)
     assert set(report.regressions) == {*STAGES, "total"}
-    assert "uniform" in [w.kind for w in report.warnings]
+    assert report.warnings == ()
+
+
+def test_stages_moving_together_on_another_machine_are_warned_about(tmp_path: Path) -> None:
+    # GIVEN every stage 30% slower, the new run on another CPU model
+    old, new = pipeline_runs(seed=10, factors=dict.fromkeys(STAGES, 1.3))
+    new = new.model_copy(update={"environment": environment(cpu_model="Intel Xeon")})
+    # WHEN diffed THEN the regressions come with a warning that the machine may explain them
+    report = diff(old, new, tmp_path)
+    assert set(report.regressions) == {*STAGES, "total"}
+    machine = next(w for w in report.warnings if w.kind == "machine")
+    assert machine.message.startswith("all 4 stages moved together (+")
+    assert "the machine differed (cpu)" in machine.message
+
+
+def test_sub_millisecond_stages_need_the_floor_to_regress(tmp_path: Path) -> None:
+    # GIVEN a 0.2 ms stage 30% slower (0.06 ms) and a 40 ms stage 30% slower, 400 queries each
+    rng = np.random.default_rng(21)
+    medians = {"parse": 0.2, "search": 40.0}
+    old = make_run({s: latencies(rng, 400, m) for s, m in medians.items()})
+    new = make_run({s: latencies(rng, 400, m, 1.3) for s, m in medians.items()})
+    # WHEN diffed with the default floor
+    report = diff(old, new, tmp_path)
+    parse = next(s for s in only(report).stages if s.path == "parse")
+    # THEN the tiny stage is not a regression: significant, but under the 0.25 ms floor, whose threshold it shows
+    assert report.min_ms == 0.25
+    assert parse.evidence.p_adjusted is not None
+    assert parse.evidence.p_adjusted < 0.05
+    assert parse.verdict != "regression"
+    assert parse.threshold == pytest.approx(0.25 / next(m.old for m in parse.metrics if m.metric == "p50"))
+    assert "search" in report.regressions
+    # AND with the floor off (min_ms=0) it is one
+    assert "parse" in diff(old, new, tmp_path, min_ms=0.0).regressions
+
+
+def test_the_floor_comes_from_the_new_runs_diff_table(tmp_path: Path) -> None:
+    # GIVEN a new run made with `[diff] min_ms = 2` in its config, and one with no [diff] table
+    old, new = pipeline_runs(seed=22)
+    floored = new.model_copy(update={"config": {"diff": {"min_ms": 2.0}}})
+    # WHEN diffed THEN the config's floor is used, an explicit one wins, and the default fills in
+    assert diff(old, floored, tmp_path).min_ms == 2.0
+    assert diff(old, floored, tmp_path, min_ms=0.5).min_ms == 0.5
+    assert diff(old, new, tmp_path).min_ms == 0.25
+    # AND an unusable table is a one-line error naming the fix
+    with pytest.raises(RunFileError, match="pass --min-ms"):
+        diff(old, new.model_copy(update={"config": {"diff": {"min_ms": -1}}}), tmp_path)
+
+
+def test_a_gated_metric_widens_the_family(tmp_path: Path) -> None:
+    # GIVEN 4 stages and the total, 200 queries each WHEN diffed with a p95 gate
+    old, new = pipeline_runs(seed=23, n_old=200, n_new=200)
+    report = diff(old, new, tmp_path, metric_thresholds={"p95": 0.2})
+    # THEN the family is every path times its two checks, and each interval is read at that level
+    assert report.family == (len(STAGES) + 1) * 2
+    assert all(p.evidence.ci_level == pytest.approx(1 - 0.05 / report.family) for p in only(report).paths)
 
 
 def test_hotspot_share_changes(tmp_path: Path) -> None:
@@ -279,7 +342,7 @@ def test_hotspot_share_changes(tmp_path: Path) -> None:
     # WHEN diffed
     report = diff(old, new, tmp_path)
     # THEN the two functions that moved are listed, largest move first; the one that barely moved is not
-    assert [(h.function, round(h.change, 2)) for h in report.hotspots] == [("score", 0.4), ("tokenize", -0.4)]
+    assert [(h.function, round(h.change, 2)) for h in only(report).hotspots] == [("score", 0.4), ("tokenize", -0.4)]
 
 
 def test_hotspot_missing_from_a_truncated_list_is_unknown_not_zero(tmp_path: Path) -> None:
@@ -296,7 +359,7 @@ def test_hotspot_missing_from_a_truncated_list_is_unknown_not_zero(tmp_path: Pat
     # WHEN diffed
     report = diff(old, new, tmp_path)
     # THEN only the function listed in both is compared (its line as sampled in the new run), not "0% -> 25%"
-    assert [(h.function, h.line, round(h.change, 2)) for h in report.hotspots] == [("score", 12, 0.1)]
+    assert [(h.function, h.line, round(h.change, 2)) for h in only(report).hotspots] == [("score", 12, 0.1)]
 
 
 def test_target_pass_to_fail(tmp_path: Path) -> None:
@@ -328,7 +391,7 @@ def test_memory_and_leak_figures_are_compared(tmp_path: Path) -> None:
     )
     # WHEN diffed
     report = diff(old, new, tmp_path)
-    changes = {m.name: m for m in report.memory}
+    changes = {m.name: m for m in only(report).memory}
     # THEN the peak, per-stage figures and leak slopes (with their intervals) are there, old vs new
     assert changes["peak RSS"].change == pytest.approx(30.0)
     assert changes["rerank: heap change per query"].change == 0
@@ -349,11 +412,16 @@ def test_json_round_trip_has_no_nan(tmp_path: Path) -> None:
     old, new = pipeline_runs(seed=13, n_old=3, n_new=40)
     report = diff(old, new, tmp_path)
     # WHEN written as JSON and read back
-    text = report.model_dump_json()
+    text = render_diff_json(report)
     # THEN it is strict JSON (no NaN), versioned, and loads back equal
     data = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert DiffReport.model_validate_json(text) == report
+    # AND every field it writes is one the published JSON Schema of the model declares
+    schema = DiffReport.model_json_schema()
+    assert set(data) == set(schema["properties"])
+    group = schema["$defs"]["DiffGroup"]["properties"]
+    assert all(set(g) == set(group) for g in data["groups"])
 
 
 def test_terminal_render_colours_verdicts(tmp_path: Path) -> None:

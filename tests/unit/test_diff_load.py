@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from ragperf.errors import RunFileError
 from ragperf.load.findmax import rate_verdicts
 from ragperf.load.histogram import Histogram
 from ragperf.load.summary import summarise_step
+from ragperf.renderers.diff_json import render_diff_json
 from ragperf.renderers.diff_markdown import render_diff_markdown
 from ragperf.renderers.diff_terminal import render_diff_terminal
 from ragperf.schema.diff import DiffReport
@@ -198,14 +200,13 @@ def test_aa_load_files_give_no_regression() -> None:
     old, new = two_rates(seed=1)
     # WHEN diffed
     report = diff(old, new)
-    # THEN nothing regressed, both rates were compared, and the per-run latency table is left empty
+    # THEN nothing regressed, and each rate is a group of its own, labelled by its rate
     assert report.regressions == ()
-    assert report.load is not None
-    assert [s.offered_qps for s in report.load.steps] == [20.0, 40.0]
-    assert report.stages == ()
-    assert report.total is None
+    assert report.kind == "load"
+    assert [g.label for g in report.groups] == ["20 qps", "40 qps"]
+    assert [g.rate.offered_qps for g in report.groups if g.rate is not None] == [20.0, 40.0]
     # AND one family covers every check: 4 paths and 3 figures at each of the 2 rates
-    assert report.load.hypotheses == 2 * (4 + 3)
+    assert report.family == 2 * (4 + 3)
 
 
 def test_slowed_stage_is_named_at_every_rate() -> None:
@@ -217,9 +218,9 @@ def test_slowed_stage_is_named_at_every_rate() -> None:
     assert "retrieve @ 20 qps" in report.regressions
     assert "retrieve @ 40 qps" in report.regressions
     assert not any(name.startswith(("embed", "generate")) for name in report.regressions)
-    assert report.load is not None
-    retrieve = next(s for s in report.load.steps[0].stages if s.path == "retrieve")
-    assert retrieve.shift == pytest.approx(0.30, abs=0.05)
+    retrieve = next(s for s in report.groups[0].stages if s.path == "retrieve")
+    assert retrieve.evidence.shift == pytest.approx(0.30, abs=0.05)
+    assert retrieve.evidence.samples == "histogram"
     # AND the percentiles shown are the load file's own (histogram) percentiles
     p95 = next(m for m in retrieve.metrics if m.metric == "p95")
     assert p95.new == next(s.p95 for s in new.load.steps[0].stages if s.path == "retrieve")  # type: ignore[union-attr]
@@ -237,14 +238,13 @@ def test_tail_only_slowdown_needs_the_p95_gate() -> None:
     # WHEN the p95 is gated at 10% THEN it is, with an interval on the p95 change that excludes 0
     report = diff(old, new, metric_thresholds={"p95": 0.10})
     assert "generate @ 50 qps" in report.regressions
-    assert report.load is not None
-    generate = next(s for s in report.load.steps[0].stages if s.path == "generate")
+    generate = next(s for s in report.groups[0].stages if s.path == "generate")
     p95 = next(m for m in generate.metrics if m.metric == "p95")
     assert p95.verdict == "regression"
     assert p95.ci is not None
     assert p95.ci[0] > 0.10
     # AND an unchanged stage's p95 check is not flagged
-    embed = next(s for s in report.load.steps[0].stages if s.path == "embed")
+    embed = next(s for s in report.groups[0].stages if s.path == "embed")
     assert next(m for m in embed.metrics if m.metric == "p95").verdict in {"unchanged", "inconclusive"}
 
 
@@ -280,8 +280,7 @@ def test_capacity_drop_is_a_regression_only_when_measured() -> None:
     assert "max rate holding targets" in report.regressions
     assert "peak sustained rate" in report.regressions
     assert "sustained_qps target" in report.regressions
-    assert report.load is not None
-    assert report.load.only_in_baseline_qps == (160.0,)
+    assert report.only_in_baseline_groups == ("160 qps",)
     # GIVEN instead a new file that stopped at 40 qps, never trying 80
     stopped = _find_max(rng, {20.0: True, 40.0: True})
     # WHEN diffed THEN the lower maximum is inconclusive, not a regression
@@ -299,10 +298,9 @@ def test_no_rate_in_common_still_compares_capacity() -> None:
     report = diff(old, new)
     # THEN no step is compared but the capacity is: new held 50 qps, a rate the baseline never tried (it held
     # 30 and failed at 60), so the rise is inconclusive rather than an improvement
-    assert report.load is not None
-    assert report.load.steps == ()
-    assert report.load.only_in_baseline_qps == (30.0, 60.0)
-    capacity = {f.name: f for f in report.load.capacity}
+    assert report.groups == ()
+    assert report.only_in_baseline_groups == ("30 qps", "60 qps")
+    capacity = {f.name: f for f in report.capacity}
     assert capacity["max rate holding targets"].old == 30.0
     assert capacity["max rate holding targets"].new == 50.0
     assert capacity["max rate holding targets"].verdict == "inconclusive"  # the baseline never tried 50
@@ -321,8 +319,7 @@ def test_a_stage_added_is_listed_not_compared() -> None:
     # WHEN diffed THEN it is listed as only in new, and the stages both had are compared
     report = diff(old, new)
     assert report.only_in_new == ("rerank",)
-    assert report.load is not None
-    assert [s.path for s in report.load.steps[0].stages] == list(STAGES)
+    assert [s.path for s in report.groups[0].stages] == list(STAGES)
 
 
 def test_fixed_rate_files_compare_no_capacity() -> None:
@@ -332,10 +329,11 @@ def test_fixed_rate_files_compare_no_capacity() -> None:
     new = make_load([make_step(40.0, pipeline(rng, 300), holds=False)], mode="fixed")
     # WHEN diffed THEN no capacity is judged from one rate; the step still reports the flip
     report = diff(old, new)
-    assert report.load is not None
-    assert report.load.capacity == ()
-    assert report.load.steps[0].old_holds_targets
-    assert not report.load.steps[0].new_holds_targets
+    assert report.capacity == ()
+    step = report.groups[0].rate
+    assert step is not None
+    assert step.old_holds_targets
+    assert not step.new_holds_targets
 
 
 def test_mixing_kinds_and_empty_load_files_are_refused() -> None:
@@ -373,10 +371,10 @@ def test_json_and_renderers() -> None:
     old, new = two_rates(seed=9, factors={"generate": 1.5})
     report = diff(old, new, metric_thresholds={"p99": 0.2})
     # WHEN written as JSON THEN it is strict JSON, the same version, and loads back equal
-    text = report.model_dump_json()
+    text = render_diff_json(report)
     data = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
-    assert data["schema_version"] == 1
-    assert data["total"] is None
+    assert data["schema_version"] == 2
+    assert [g["label"] for g in data["groups"]] == ["20 qps", "40 qps"]
     assert DiffReport.model_validate_json(text) == report
     # WHEN rendered THEN the terminal and Markdown views name the stage and the rate
     buffer = io.StringIO()
@@ -388,3 +386,84 @@ def test_json_and_renderers() -> None:
     assert markdown.startswith("## ragperf diff (load): demo")
     assert "| generate | 300 / 300 |" in markdown
     assert "### Capacity" in markdown
+
+
+FIVE = {"rewrite": 3.0, "embed": 8.0, "retrieve": 20.0, "rerank": 12.0, "generate": 60.0}
+
+
+def test_one_family_covers_every_rate() -> None:
+    # GIVEN three rates of a five-stage pipeline, nothing changed
+    rng = np.random.default_rng(12)
+
+    def steps() -> list[LoadStep]:
+        return [
+            make_step(rate, {s: latencies(rng, 300, m) for s, m in FIVE.items()}, index=i)
+            for i, rate in enumerate((10.0, 20.0, 40.0))
+        ]
+
+    old, new = make_load(steps()), make_load(steps())
+    # WHEN diffed, with and without a p95 gate
+    report = diff(old, new)
+    gated = diff(old, new, metric_thresholds={"p95": 0.2})
+    # THEN the family is, as documented, every tested path (5 stages and the total at 3 rates) times its
+    # checks, plus the 3 throughput figures of each rate: never a per-rate or per-stage family
+    assert report.family == 3 * (5 + 1) + 3 * 3 == 27
+    assert gated.family == 3 * (5 + 1) * 2 + 3 * 3 == 45
+    # AND every check of every rate is read at that one level
+    for group in report.groups:
+        for path in group.paths:
+            assert path.evidence.ci_level == pytest.approx(1 - 0.05 / 27)
+            assert path.evidence.p_value is not None
+            assert path.evidence.p_adjusted == pytest.approx(min(1.0, path.evidence.p_value * 27))
+        for figure in group.figures:
+            if figure.p_value is not None:
+                assert figure.p_adjusted == pytest.approx(min(1.0, figure.p_value * 27))
+
+
+def test_sub_millisecond_stage_under_load_needs_the_floor() -> None:
+    # GIVEN a 0.3 ms stage 25% slower under load (0.075 ms), 2000 queries a step
+    rng = np.random.default_rng(13)
+    medians = {"parse": 0.3, "generate": 60.0}
+    old = make_load([make_step(50.0, {s: latencies(rng, 2000, m) for s, m in medians.items()})])
+    new = make_load(
+        [make_step(50.0, {s: latencies(rng, 2000, m, {"parse": 1.25}.get(s, 1.0)) for s, m in medians.items()})]
+    )
+    # WHEN diffed THEN the tiny change is under the 0.25 ms floor; with the floor off it regresses
+    assert "parse @ 50 qps" not in diff(old, new).regressions
+    assert "parse @ 50 qps" in diff(old, new, min_ms=0.0).regressions
+
+
+GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden"
+
+
+def _check_golden(name: str, text: str) -> None:
+    # Regenerate after an intended change: RAGPERF_UPDATE_GOLDEN=1 pytest tests/unit/test_diff_load.py
+    path = GOLDEN / name
+    if os.environ.get("RAGPERF_UPDATE_GOLDEN") == "1":
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no golden file {path}; run with RAGPERF_UPDATE_GOLDEN=1 to create it"
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs; RAGPERF_UPDATE_GOLDEN=1 if intended"
+
+
+def _golden_report() -> DiffReport:
+    rng = np.random.default_rng(14)
+    old = _find_max(rng, {20.0: True, 40.0: True, 80.0: True, 160.0: False})
+    slow = {"generate": 1.4}
+    steps = [
+        make_step(rate, pipeline(rng, 200, slow), index=i, holds=ok, sustained=ok)
+        for i, (rate, ok) in enumerate({20.0: True, 40.0: True, 80.0: False}.items())
+    ]
+    new = make_load(steps, mode="find-max", targets=Targets(sustained_qps=80.0))
+    return diff_runs(old, new, baseline_path=Path("base.json"), new_path=Path("new.json"))
+
+
+def test_load_markdown_matches_golden() -> None:
+    # GIVEN a fixed load diff (seeded data) WHEN rendered as Markdown THEN it is byte for byte the reviewed file
+    _check_golden("diff_load.md", render_diff_markdown(_golden_report()))
+
+
+def test_load_terminal_matches_golden() -> None:
+    # GIVEN the same diff WHEN rendered at a fixed width without colour THEN it is the reviewed text
+    buffer = io.StringIO()
+    render_diff_terminal(_golden_report(), Console(file=buffer, width=140, no_color=True, highlight=False))
+    _check_golden("diff_load.terminal.txt", buffer.getvalue())

@@ -9,18 +9,21 @@ How a stage is judged (all on the log scale, so every change is multiplicative: 
   that dominate means of latency samples.
 * ``shift_ci`` is the distribution-free interval obtained by inverting the Mann-Whitney test (order
   statistics of the same pairwise differences), at level 1 - alpha / m, where m is the number of
-  hypotheses in the family (stages compared x gated metrics per stage). Bonferroni, not Holm, so that the
-  interval and the adjusted p-value are read at the same level: a CI excluding 0 and ``p_adjusted <
-  alpha`` agree (up to the discreteness of ranks). The gate fails on *any* regression, and Holm only gains
-  power after a first rejection, so Bonferroni costs the gate almost nothing.
+  hypotheses in the family (``family_size``: every path tested times its gated checks, plus the other
+  checks of the same diff, such as a load step's throughput figures; one number for the whole diff).
+  Bonferroni, not Holm, so that the interval and the adjusted p-value are read at the same level: a CI
+  excluding 0 and ``p_adjusted < alpha`` agree (up to the discreteness of ranks). The gate fails on *any*
+  regression, and Holm only gains power after a first rejection, so Bonferroni costs the gate almost nothing.
 * ``p_value`` is the two-sided Mann-Whitney U test (normal approximation, tie and continuity corrected);
   ``p_adjusted`` = min(1, p * m).
 
-Verdict for a stage with threshold t (relative, e.g. 0.05):
+Verdict for a stage with threshold t (relative, e.g. 0.05) and absolute floor f (ms, e.g. 0.25):
 
 * ``too_few``: fewer than 5 queries on either side; nothing is estimated.
 * ``regression`` / ``improvement``: significant (``p_adjusted < alpha``), the HL shift in that direction,
-  AND the observed change of the sample p50 (the number the report shows) beyond +t / -t.
+  AND the observed change of the sample p50 (the number the report shows) beyond +t / -t AND beyond f
+  milliseconds. Both bounds are one relative threshold, t' = max(t, f / old p50), so every rule below
+  reads t' for t: a 0.2 ms stage must move by 0.25 ms (+125%) to count, a 400 ms stage by 5%.
 * ``unchanged``: the whole CI lies inside (-t, +t). A change that is significant but smaller than the
   threshold is therefore ``unchanged`` when its CI also excludes the threshold, else ``inconclusive``.
 * ``inconclusive``: anything else -- the samples cannot tell. ``queries_needed`` is about how many queries
@@ -34,7 +37,8 @@ stage as a regression is at most about alpha / 2 (2.5% at the default alpha; use
 stricter gate).
 
 Per-metric thresholds (``p95=10%``) add a gated check of that metric: a percentile-bootstrap CI of
-log(new_metric / old_metric), same level, same decision rule. A tail percentile is only checked when each
+log(new_metric / old_metric), same level, same decision rule (the floor applies to the metric's own
+old value). A tail percentile is only checked when each
 run has at least 5 queries beyond it (p95 needs 100 queries, p99 needs 500); below that it is ``too_few``.
 The stage verdict is the worst of its gated checks in the order regression > inconclusive > improvement >
 unchanged (a metric's ``too_few`` counts as inconclusive: the user asked about that tail and we cannot
@@ -51,9 +55,16 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from ragperf.analysis.percentiles import order_statistic_ranks
+from ragperf.analysis.family import MIN_SAMPLES, Family, family_size, tested
+from ragperf.analysis.metric_ci import PERCENTILE, log_ratio_ci, statistic
 from ragperf.analysis.ranks import LogEstimate, hodges_lehmann, mann_whitney
-from ragperf.analysis.thresholds import DEFAULT_THRESHOLD, METRICS, parse_thresholds, split_thresholds
+from ragperf.analysis.thresholds import (
+    DEFAULT_MIN_MS,
+    DEFAULT_THRESHOLD,
+    METRICS,
+    parse_thresholds,
+    split_thresholds,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -64,6 +75,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_ALPHA",
+    "DEFAULT_MIN_MS",
     "DEFAULT_THRESHOLD",
     "METRICS",
     "MIN_SAMPLES",
@@ -73,24 +85,20 @@ __all__ = [
     "compare_stage",
     "compare_stages",
     "decide",
+    "effective_threshold",
     "parse_thresholds",
 ]
 
 Verdict = Literal["regression", "improvement", "unchanged", "inconclusive", "too_few"]
 
 DEFAULT_ALPHA = 0.05
-MIN_SAMPLES = 5
 POWER = 0.80
 
-_PERCENTILE = {"p50": 50.0, "p95": 95.0, "p99": 99.0}
 # A bootstrap of a tail percentile with fewer than this many points beyond it mostly resamples one or two
 # values: its interval is far too narrow. Refuse instead.
 _MIN_TAIL = 5
 # Durations of 0 ms (timer resolution) would make log() blow up; 1 ns is below any real stage.
 _FLOOR_MS = 1e-6
-# Bootstrap resamples are drawn in chunks of at most this many values to bound memory.
-_CHUNK_VALUES = 2_000_000
-_BOOTSTRAP_MAX_N = 2_000  # past this many queries a side, the asymptotic interval replaces the bootstrap
 _STD_NORMAL = NormalDist()
 _Z_POWER = _STD_NORMAL.inv_cdf(POWER)
 # Showing "unchanged" needs |estimate| + half-width < threshold; at a true change of 0 the estimate must land
@@ -139,6 +147,15 @@ class StageComparison:
         raise KeyError(name)
 
 
+def effective_threshold(threshold: float, min_ms: float, old_ms: float) -> float:
+    """The relative change that is beyond both the relative threshold and the absolute floor."""
+    if min_ms <= 0:
+        return threshold
+    if not old_ms > 0:  # no baseline value to scale the floor by (too few queries): nothing is judged anyway
+        return threshold
+    return max(threshold, min_ms / old_ms)
+
+
 def compare_stage(
     name: str,
     old: Sequence[float],
@@ -148,14 +165,15 @@ def compare_stage(
     alpha: float = DEFAULT_ALPHA,
     n_comparisons: int = 1,
     metric_thresholds: Mapping[str, float] | None = None,
+    min_ms: float = DEFAULT_MIN_MS,
     seed: int = 0,
 ) -> StageComparison:
     """Compare one stage; ``n_comparisons`` is the number of stages in the family being corrected for."""
     if n_comparisons < 1:
         raise ValueError(f"n_comparisons must be at least 1, got {n_comparisons}")
-    _check_alpha(alpha)
     shift_threshold, gated = split_thresholds(threshold, metric_thresholds)
-    plan = _Plan(shift_threshold, gated, alpha, n_comparisons * (1 + len(gated)), seed)
+    family = Family(alpha, family_size(n_comparisons, len(gated)))
+    plan = _Plan(shift_threshold, gated, family, _check_min_ms(min_ms), seed)
     return _compare(name, _durations(old, name, "old"), _durations(new, name, "new"), plan)
 
 
@@ -166,16 +184,21 @@ def compare_stages(
     threshold: float = DEFAULT_THRESHOLD,
     alpha: float = DEFAULT_ALPHA,
     metric_thresholds: Mapping[str, float] | None = None,
+    min_ms: float = DEFAULT_MIN_MS,
+    family: int | None = None,
     seed: int = 0,
 ) -> list[StageComparison]:
-    """Compare every stage present in both runs (in ``old``'s order), correcting for all of them at once."""
-    _check_alpha(alpha)
+    """Compare every stage present in both runs (in ``old``'s order), correcting for all of them at once.
+
+    ``family`` is the number of hypotheses of the whole diff (``family_size``), when these stages are part
+    of a larger one (several rates of a load test); by default, the hypotheses these stages test.
+    """
     shift_threshold, gated = split_thresholds(threshold, metric_thresholds)
     names = [name for name in old if name in new]
     samples = {name: (_durations(old[name], name, "old"), _durations(new[name], name, "new")) for name in names}
-    # A too_few stage tests nothing, so it does not dilute the others' significance level.
-    tested = sum(1 for a, b in samples.values() if min(a.size, b.size) >= MIN_SAMPLES)
-    plan = _Plan(shift_threshold, gated, alpha, max(tested, 1) * (1 + len(gated)), seed)
+    if family is None:
+        family = family_size(tested([(a.size, b.size) for a, b in samples.values()]), len(gated))
+    plan = _Plan(shift_threshold, gated, Family(alpha, family), _check_min_ms(min_ms), seed)
     return [_compare(name, a, b, plan) for name, (a, b) in samples.items()]
 
 
@@ -188,21 +211,13 @@ class _Plan:
 
     shift_threshold: float
     gated: Mapping[str, float]
-    alpha: float
-    family: int  # hypotheses corrected for: tested stages x gated checks per stage
+    family: Family
+    min_ms: float
     seed: int
-
-    @property
-    def level_alpha(self) -> float:
-        return self.alpha / self.family
-
-    @property
-    def z_crit(self) -> float:
-        return _STD_NORMAL.inv_cdf(1.0 - self.level_alpha / 2.0)
 
 
 def _compare(name: str, a: FloatArray, b: FloatArray, plan: _Plan) -> StageComparison:
-    ci_level = 1.0 - plan.level_alpha
+    ci_level = 1.0 - plan.family.level_alpha
     if min(a.size, b.size) < MIN_SAMPLES:
         # Descriptive numbers are still shown when there are any; nothing inferential is guessed.
         metrics = tuple(
@@ -225,17 +240,18 @@ def _compare(name: str, a: FloatArray, b: FloatArray, plan: _Plan) -> StageCompa
             queries_needed=None,
         )
 
-    z_crit = plan.z_crit
+    z_crit = plan.family.z_crit
     p_value, sigma_u = mann_whitney(a, b)
-    p_adjusted = min(1.0, p_value * plan.family)
+    p_adjusted = plan.family.adjust(p_value)
     shift_log = hodges_lehmann(np.sort(np.log(a)), np.sort(np.log(b)), sigma_u, z_crit)
     shift, shift_ci = math.expm1(shift_log.est), (math.expm1(shift_log.lo), math.expm1(shift_log.hi))
-    threshold = plan.shift_threshold
+    old_p50 = statistic(a, "p50")
+    threshold = effective_threshold(plan.shift_threshold, plan.min_ms, old_p50)
     # The threshold is judged on the sample p50 change (the number the user reads), the direction and
     # significance on the rank test and HL shift: the two are correlated but not identical, so requiring
     # both trims false alarms at the Bonferroni level without costing detection (benchmarks/diff_validation.py).
-    observed = _relative(_statistic(a, "p50"), _statistic(b, "p50"))
-    significant = p_adjusted < plan.alpha
+    observed = _relative(old_p50, statistic(b, "p50"))
+    significant = p_adjusted < plan.family.alpha
     verdicts: list[Verdict] = [
         decide(
             observed,
@@ -316,39 +332,31 @@ def _gated_metric(
     metric: str, a: FloatArray, b: FloatArray, plan: _Plan, rng: np.random.Generator
 ) -> tuple[MetricChange, int | None]:
     """Bootstrap check of one metric against its own threshold, and the queries per run it would need."""
-    threshold = plan.gated[metric]
-    q = _PERCENTILE.get(metric)
+    threshold = effective_threshold(plan.gated[metric], plan.min_ms, statistic(a, metric))
+    q = PERCENTILE.get(metric)
     if q is not None:
         # Each run needs _MIN_TAIL points beyond the percentile for the bootstrap to mean anything.
         need = math.ceil(_MIN_TAIL / (1.0 - q / 100.0) - 1e-9)
         if min(a.size, b.size) < need:
             return _describe(metric, a, b, threshold=threshold, verdict="too_few"), need
-    lo, hi = _log_ratio_ci(a, b, metric, plan.level_alpha, rng)
+    lo, hi = log_ratio_ci(a, b, metric, plan.family.level_alpha, rng)
     change = _describe(metric, a, b, threshold=threshold)
     ci = (math.expm1(lo), math.expm1(hi))
     verdict = decide(change.rel_change, ci, significant=lo > 0 or hi < 0, threshold=threshold)
     queries = None
     if verdict == "inconclusive":
         est = math.log1p(change.rel_change) if change.rel_change > -1 else -math.inf
-        se = (hi - lo) / 2.0 / plan.z_crit  # the percentile interval is ~ +-z*SE wide
+        se = (hi - lo) / 2.0 / plan.family.z_crit  # the percentile interval is ~ +-z*SE wide
         n_per_run = 2.0 * a.size * b.size / (a.size + b.size)
-        queries = _queries_needed(LogEstimate(est, lo, hi, se), n_per_run, plan.z_crit, threshold)
+        queries = _queries_needed(LogEstimate(est, lo, hi, se), n_per_run, plan.family.z_crit, threshold)
     return MetricChange(metric, change.old, change.new, change.rel_change, threshold, ci, verdict), queries
 
 
 def _describe(
     metric: str, a: FloatArray, b: FloatArray, *, threshold: float | None = None, verdict: Verdict | None = None
 ) -> MetricChange:
-    old, new = _statistic(a, metric), _statistic(b, metric)
+    old, new = statistic(a, metric), statistic(b, metric)
     return MetricChange(metric, old, new, _relative(old, new), threshold, None, verdict)
-
-
-def _statistic(x: FloatArray, metric: str) -> float:
-    if x.size == 0:
-        return math.nan
-    if metric == "mean":
-        return float(np.mean(x))
-    return float(np.percentile(x, _PERCENTILE[metric]))
 
 
 def _relative(old: float, new: float) -> float:
@@ -357,60 +365,6 @@ def _relative(old: float, new: float) -> float:
     if old == 0:
         return 0.0 if new == 0 else math.inf
     return new / old - 1.0
-
-
-def _log_ratio_ci(
-    a: FloatArray, b: FloatArray, metric: str, level_alpha: float, rng: np.random.Generator
-) -> tuple[float, float]:
-    """CI of log(metric(new) / metric(old)): bootstrapped for small runs, asymptotic for large ones.
-
-    A bootstrap costs resamples x queries; past _BOOTSTRAP_MAX_N queries a side, where the large-
-    sample theory holds, the interval comes from each side's standard error instead: for a
-    percentile, read off its distribution-free order-statistic interval (as Price and Bonett,
-    2002, do for medians); for the mean, the delta method. Both cost one sort.
-    """
-    if max(a.size, b.size) <= _BOOTSTRAP_MAX_N:
-        return _bootstrap_log_ratio(a, b, metric, level_alpha, rng)
-    se = math.hypot(_log_se(a, metric), _log_se(b, metric))
-    est = math.log(_statistic(b, metric)) - math.log(_statistic(a, metric))
-    z = _STD_NORMAL.inv_cdf(1.0 - level_alpha / 2.0)
-    return est - z * se, est + z * se
-
-
-def _log_se(x: FloatArray, metric: str) -> float:
-    """Standard error of log(metric(x)) for a large sample."""
-    if metric == "mean":
-        mean = float(x.mean())
-        return float(x.std(ddof=1)) / math.sqrt(x.size) / mean if mean > 0 else math.inf
-    lo, hi = order_statistic_ranks(x.size, _PERCENTILE[metric], 0.95)
-    part = np.partition(x, (lo, hi))
-    return (math.log(part[hi]) - math.log(part[lo])) / (2 * _STD_NORMAL.inv_cdf(0.975))
-
-
-def _bootstrap_log_ratio(
-    a: FloatArray, b: FloatArray, metric: str, level_alpha: float, rng: np.random.Generator
-) -> tuple[float, float]:
-    """Percentile-bootstrap CI of log(metric(new) / metric(old)), runs resampled independently."""
-    # Enough resamples that each tail of the interval rests on at least ~20 of them.
-    n_boot = min(20_000, max(2_000, math.ceil(40.0 / level_alpha)))
-    log_ratio = np.log(_bootstrap_statistic(b, metric, n_boot, rng)) - np.log(
-        _bootstrap_statistic(a, metric, n_boot, rng)
-    )
-    lo, hi = np.quantile(log_ratio, [level_alpha / 2.0, 1.0 - level_alpha / 2.0])
-    return float(lo), float(hi)
-
-
-def _bootstrap_statistic(x: FloatArray, metric: str, n_boot: int, rng: np.random.Generator) -> FloatArray:
-    rows = max(1, _CHUNK_VALUES // x.size)
-    out = np.empty(n_boot, dtype=np.float64)
-    for start in range(0, n_boot, rows):
-        stop = min(n_boot, start + rows)
-        sample = x[rng.integers(0, x.size, size=(stop - start, x.size))]
-        if metric == "mean":
-            out[start:stop] = sample.mean(axis=1)
-        else:
-            out[start:stop] = np.percentile(sample, _PERCENTILE[metric], axis=1)
-    return out
 
 
 # --- input checking ------------------------------------------------------------------------------------
@@ -423,6 +377,12 @@ def _durations(values: Sequence[float] | FloatArray, name: str, side: str) -> Fl
     if not np.all(np.isfinite(array)) or np.any(array < 0):
         raise ValueError(f"stage {name!r} ({side}): durations must be finite and non-negative")
     return np.maximum(array, _FLOOR_MS)
+
+
+def _check_min_ms(min_ms: float) -> float:
+    if not (math.isfinite(min_ms) and min_ms >= 0):
+        raise ValueError(f"min_ms must be a finite number of milliseconds >= 0, got {min_ms}")
+    return float(min_ms)
 
 
 def _check_alpha(alpha: float) -> None:

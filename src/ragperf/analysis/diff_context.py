@@ -1,28 +1,31 @@
-"""What a diff reports beside the latency verdicts: comparability, hotspot shares, memory, target flips."""
+"""Why two files may not be comparable: environment, config, load setup, and a machine-wide change."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING
 
-from ragperf.schema.diff import ComparabilityWarning, HotspotChange, TargetChange
+from ragperf.schema.diff import ComparabilityWarning
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ragperf.schema.diff import DiffGroup
+    from ragperf.schema.load import LoadStep
     from ragperf.schema.run import Environment, RunFile
 
-__all__ = ["JudgedStage", "comparability_warnings", "hotspot_changes", "stage_target_change", "target_changes"]
+__all__ = ["comparability_warnings", "load_setup_warnings", "machine_wide"]
 
-# A function's share of its stage must move by at least this much (share points) to be worth showing.
-MIN_SHARE_CHANGE = 0.02
-HOTSPOTS_PER_STAGE = 3
 MAX_CONFIG_CHANGES = 4
-# Shares listed for a stage summing to this much: the list is complete, and a function absent from it is 0%.
-COMPLETE_LISTING = 0.99
 # 1-minute load average over this fraction of the CPUs when a run started: something else was running.
 BUSY_AT_START = 0.5
 # At the end the run's own worker is part of the load; above one per CPU, others competed with it.
 BUSY_AT_END = 1.0
+# A load test measures the headroom the machine has left, so start loads differing by this much of a CPU
+# each are worth a warning even when neither machine counts as busy.
+LOAD_GAP_PER_CPU = 0.25
+_LOAD_SETUP = ("engine", "mode", "arrival", "workers", "concurrency", "p95_target_ms", "error_budget")
+# Warnings that say the machine itself differed between the two files.
+MACHINE_KINDS = frozenset({"python", "platform", "cpu", "cpu_count", "load"})
 
 
 def comparability_warnings(old: RunFile, new: RunFile) -> tuple[ComparabilityWarning, ...]:
@@ -117,112 +120,69 @@ def _load_warnings(side: str, env: Environment) -> list[ComparabilityWarning]:
     return found
 
 
-def hotspot_changes(old: RunFile, new: RunFile) -> tuple[HotspotChange, ...]:
-    """Per stage, the functions whose share of it moved most (time hotspots, when both runs have them)."""
-    was, now = _shares(old), _shares(new)
-    changes: list[HotspotChange] = []
-    for stage in [s for s in was if s in now]:
-        before_all, after_all = was[stage], now[stage]
-        # A backend may list only a stage's top functions: one missing from a truncated list is unknown, not 0%.
-        keys = [
-            k
-            for k in {*before_all.shares, *after_all.shares}
-            if (k in before_all.shares or before_all.complete) and (k in after_all.shares or after_all.complete)
-        ]
-
-        def moved(key: tuple[str, str], b: _StageShares = before_all, a: _StageShares = after_all) -> float:
-            return a.shares.get(key, 0.0) - b.shares.get(key, 0.0)
-
-        # Rounded, then by name: equal moves (one function's share passing to another) list in a stable order.
-        for key in sorted(keys, key=lambda k: (-round(abs(moved(k)), 9), k))[:HOTSPOTS_PER_STAGE]:
-            if abs(moved(key)) >= MIN_SHARE_CHANGE:
-                function, file = key
-                changes.append(
-                    HotspotChange(
-                        stage=stage,
-                        function=function,
-                        file=file,
-                        line=after_all.lines.get(key, before_all.lines.get(key, 0)),
-                        old_share=before_all.shares.get(key, 0.0),
-                        new_share=after_all.shares.get(key, 0.0),
-                        change=moved(key),
-                    )
+def load_setup_warnings(
+    old: RunFile, new: RunFile, pairs: Sequence[tuple[LoadStep, LoadStep]]
+) -> tuple[ComparabilityWarning, ...]:
+    """How the load was generated, step lengths, and the machine's load at the start of two load tests."""
+    found: list[ComparabilityWarning] = []
+    if old.load is not None and new.load is not None:
+        for name in _LOAD_SETUP:
+            was, now = getattr(old.load, name), getattr(new.load, name)
+            if was != now:
+                found.append(
+                    ComparabilityWarning(kind="load_setup", message=f"{name} differs: baseline {was}, new {now}")
                 )
-    return tuple(changes)
-
-
-@dataclass
-class _StageShares:
-    """Self-time share of each (function, file) in one stage, and whether the list covers the whole stage."""
-
-    shares: dict[tuple[str, str], float] = field(default_factory=dict)
-    lines: dict[tuple[str, str], int] = field(default_factory=dict)
-    complete: bool = False
-
-
-def _shares(run: RunFile) -> dict[str, _StageShares]:
-    stages: dict[str, _StageShares] = defaultdict(_StageShares)
-    for spot in run.hotspots:
-        if spot.unit != "ms":
-            continue
-        # Samplers report the line running when sampled, and edits above a function move it: key on name and file.
-        key = (spot.function, spot.file)
-        entry = stages[spot.stage]
-        entry.shares[key] = entry.shares.get(key, 0.0) + spot.share
-        entry.lines.setdefault(key, spot.line)
-    for entry in stages.values():
-        entry.complete = sum(entry.shares.values()) >= COMPLETE_LISTING
-    return dict(stages)
-
-
-def target_changes(old: RunFile, new: RunFile) -> tuple[TargetChange, ...]:
-    """Pipeline and stage targets whose verdict changed (PASS to FAIL first)."""
-    changes = []
-    was = {t.name: t for t in old.summary.targets}
-    for target in new.summary.targets:
-        before = was.get(target.name)
-        if before is not None and before.verdict != target.verdict:
-            changes.append(
-                TargetChange(
-                    name=target.name,
-                    old_verdict=before.verdict,
-                    new_verdict=target.verdict,
-                    old_measured=before.measured,
-                    new_measured=target.measured,
-                    target=target.target,
-                    unit=target.unit,
-                )
+    durations = sorted({(a.duration_s, b.duration_s) for a, b in pairs if a.duration_s != b.duration_s})
+    if durations:
+        shown = ", ".join(f"{a:g} s vs {b:g} s" for a, b in durations[:3])
+        found.append(
+            ComparabilityWarning(
+                kind="load_setup",
+                message=f"step durations differ ({shown}): a longer step sees more of a slow queue's growth",
             )
-    stages = {s.path: s for s in old.summary.stages}
-    for stage in new.summary.stages:
-        before_stage = stages.get(stage.path)
-        change = None if before_stage is None else stage_target_change(f"{stage.path} p95", before_stage, stage)
-        if change is not None:
-            changes.append(change)
-    return tuple(sorted(changes, key=lambda c: c.new_verdict != "FAIL"))
+        )
+    a, b = old.environment.load_avg_start, new.environment.load_avg_start
+    cpus = max(old.environment.cpu_count, new.environment.cpu_count, 1)
+    if a is not None and b is not None and abs(a[0] - b[0]) > LOAD_GAP_PER_CPU * cpus:
+        found.append(
+            ComparabilityWarning(
+                kind="load",
+                message=f"load average at start differs: baseline {a[0]:.2f}, new {b[0]:.2f} on {cpus} CPUs; "
+                "a load test measures the headroom left, so re-run both on an equally quiet machine",
+            )
+        )
+    return tuple(found)
 
 
-class JudgedStage(Protocol):
-    """A stage's p95 judged against its target: a run's StageSummary or a load step's."""
+def machine_wide(
+    groups: Sequence[DiffGroup], warnings: Sequence[ComparabilityWarning], alpha: float
+) -> tuple[ComparabilityWarning, ...]:
+    """Every top-level stage moved the same way *and* the files say the machine differed: suspect the machine.
 
-    @property
-    def verdict(self) -> Literal["PASS", "FAIL", "n/a"]: ...
-    @property
-    def p95(self) -> float | None: ...
-    @property
-    def target_ms(self) -> float | None: ...
-
-
-def stage_target_change(name: str, before: JudgedStage, after: JudgedStage) -> TargetChange | None:
-    """The change of a stage's target verdict between two runs, or None when it has no target or held."""
-    if after.target_ms is None or before.verdict == after.verdict:
-        return None
-    return TargetChange(
-        name=name,
-        old_verdict=before.verdict,
-        new_verdict=after.verdict,
-        old_measured=before.p95,
-        new_measured=after.p95,
-        target=after.target_ms,
-        unit="ms",
-    )
+    Stages moving together is no evidence on its own: a larger top-k legitimately slows retrieval, rerank and
+    synthesis at once, and warning about that taught users to ignore real regressions. Only when the two
+    files also record a machine difference (Python, platform, CPU, a busy machine) does the co-movement say
+    which of the two explanations fits, so only then is it worth a line.
+    """
+    machine = sorted({w.kind for w in warnings if w.kind in MACHINE_KINDS})
+    if not machine:
+        return ()
+    for group in groups:
+        top = [p for p in group.stages if p.parent is None and p.verdict != "too_few"]
+        shifts = sorted(
+            p.evidence.shift
+            for p in top
+            if p.evidence.p_adjusted is not None and p.evidence.p_adjusted < alpha and p.evidence.shift is not None
+        )
+        if len(top) < 2 or len(shifts) < len(top) or shifts[0] * shifts[-1] <= 0:
+            continue
+        where = "" if group.label is None else f" at {group.label}"
+        return (
+            ComparabilityWarning(
+                kind="machine",
+                message=f"all {len(top)} stages moved together{where} ({shifts[0]:+.0%} to {shifts[-1]:+.0%}) and "
+                f"the machine differed ({', '.join(machine)}): the machine may explain these changes; re-run "
+                "both on one quiet machine before trusting them",
+            ),
+        )  # one is enough: the same cause shows in every group
+    return ()

@@ -1,4 +1,5 @@
-"""Thresholds of `ragperf diff`: parsing "5%", "p95=10%", and which metric each one gates."""
+"""Thresholds of `ragperf diff`: the relative one and the absolute floor; parsing "5%", "p95=10%", and which metric
+each one gates."""
 
 from __future__ import annotations
 
@@ -8,9 +9,24 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-__all__ = ["DEFAULT_THRESHOLD", "METRICS", "check_threshold", "metric_name", "parse_thresholds", "split_thresholds"]
+__all__ = [
+    "DEFAULT_MIN_MS",
+    "DEFAULT_THRESHOLD",
+    "METRICS",
+    "check_threshold",
+    "metric_name",
+    "parse_thresholds",
+    "split_thresholds",
+]
 
 DEFAULT_THRESHOLD = 0.05
+# The absolute floor (ms) a p50 change must also exceed (`--min-ms`; its help repeats the value). With no code
+# change a stage still moves by a wake-up's lateness when the machine's load differs between runs: a sleep or
+# I/O wait returns 0.1-0.15 ms late at the median on a shared 2-core Linux VM (p95 0.2-0.7 ms; measured with
+# time.sleep of 1 and 5 ms), and a 5% threshold on a 0.3 ms stage (15 us) sits far inside that. 0.25 ms is
+# about twice that median. A larger floor hides real slowdowns of small stages: +10% of a 4 ms stage is
+# 0.4 ms, which benchmarks/diff_validation.py detects at this floor and misses at 1 ms.
+DEFAULT_MIN_MS = 0.25
 METRICS = ("p50", "p95", "p99", "mean")
 # "p50" thresholds the stage's median change; these spellings mean the same.
 _ALIASES = {"median": "p50", "shift": "p50"}

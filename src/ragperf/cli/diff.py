@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import io
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -49,8 +50,19 @@ def diff(
             "e.g. -t p95=10%. Repeatable.",
         ),
     ] = None,
+    min_ms: Annotated[
+        float | None,
+        typer.Option(
+            "--min-ms",
+            help="Absolute floor: a stage's p50 must also move by more than this many ms to count as a "
+            "regression (default 0.25, or min_ms in the new run's [diff] config table; 0 turns it off), so "
+            "sub-millisecond stages are not flagged for jitter.",
+            show_default=False,
+        ),
+    ] = None,
     alpha: Annotated[
-        float, typer.Option("--alpha", help="Significance level, Bonferroni-corrected over the paths compared.")
+        float,
+        typer.Option("--alpha", help="Significance level, Bonferroni-corrected over every check of the diff."),
     ] = 0.05,
     output_format: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.terminal,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the diff to this file.")] = None,
@@ -69,6 +81,8 @@ def diff(
         raise typer.BadParameter(str(exc), param_hint="'--threshold'") from None
     if not 0.0 < alpha < 1.0:
         raise typer.BadParameter(f"{alpha} is not in (0, 1); e.g. --alpha 0.05", param_hint="'--alpha'")
+    if min_ms is not None and not (math.isfinite(min_ms) and min_ms >= 0):
+        raise typer.BadParameter(f"{min_ms} is not a duration >= 0 ms; e.g. --min-ms 1", param_hint="'--min-ms'")
     report = diff_runs(
         load_run(baseline),
         load_run(new),
@@ -77,6 +91,7 @@ def diff(
         threshold=default,
         alpha=alpha,
         metric_thresholds=per_metric,
+        min_ms=min_ms,
         force=force,
     )
     if output is None:
@@ -98,7 +113,9 @@ def diff(
 def _render(report: DiffReport, output_format: DiffFormat) -> str | None:
     """The diff as text in a file format; None for the terminal view."""
     if output_format is DiffFormat.json:
-        return report.model_dump_json(indent=1) + "\n"
+        from ragperf.renderers.diff_json import render_diff_json
+
+        return render_diff_json(report)
     if output_format is DiffFormat.md:
         from ragperf.renderers.diff_markdown import render_diff_markdown
 
@@ -114,10 +131,9 @@ def _print_terminal(report: DiffReport) -> None:
 
 
 def _terminal_text(report: DiffReport) -> str:
+    from ragperf.renderers.console import make_console
     from ragperf.renderers.diff_terminal import render_diff_terminal
 
     buffer = io.StringIO()
-    from ragperf.renderers.console import make_console
-
     render_diff_terminal(report, make_console(file=buffer, width=PIPED_WIDTH))
     return buffer.getvalue()

@@ -1,19 +1,26 @@
-"""The Markdown view of a diff, for a CI job summary or a pull-request comment."""
+"""The Markdown view of a diff, for a CI job summary or a pull-request comment: the same groups and
+sections as the terminal view, in the same order."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ragperf.renderers.diff_common import (
-    correction,
+from ragperf.renderers.diff_text import (
+    figure_change,
+    figure_value,
     fmt_change,
     fmt_memory,
     fmt_memory_change,
     fmt_shift,
+    group_title,
     headline,
+    method,
     metric,
-    stage_label,
-    verdict_notes,
+    not_compared,
+    path_label,
+    path_notes,
+    sides,
+    title,
 )
 from ragperf.renderers.format import fmt_ms, fmt_pct
 from ragperf.renderers.markdown_text import md_code, md_text
@@ -21,9 +28,9 @@ from ragperf.renderers.markdown_text import md_code, md_text
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from ragperf.schema.diff import DiffReport, StageDiff
+    from ragperf.schema.diff import DiffGroup, DiffReport, Figure, PathDiff
 
-__all__ = ["MARK", "notes_block", "path_table", "render_diff_markdown", "table", "target_block", "warnings_block"]
+__all__ = ["render_diff_markdown"]
 
 _OPEN_NOTES = 3
 # Emoji read at a glance in a PR comment, where there is no colour.
@@ -36,38 +43,38 @@ MARK = {
 }
 
 
-def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    """A Markdown table, right-aligned but for the first and last columns."""
-    lines = [
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join("---" if i in (0, len(header) - 1) else "---:" for i in range(len(header))) + "|",
-    ]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
-    return [*lines, ""]
-
-
 def render_diff_markdown(report: DiffReport) -> str:
     """The whole diff as Markdown."""
-    if report.load is not None:
-        from ragperf.renderers.diff_load_markdown import render_load_diff_markdown
-
-        return render_load_diff_markdown(report, report.load)
-    out = [f"## ragperf diff: {md_text(report.baseline.pipeline)}", "", f"**{md_text(headline(report))}**", ""]
-    out += [
-        f"Baseline {md_code(report.baseline.path)} ({report.baseline.n_queries} queries, "
-        f"{_commit(report.baseline.git_commit)}) vs new {md_code(report.new.path)} ({report.new.n_queries} queries, "
-        f"{_commit(report.new.git_commit)}). A regression is significant (Mann-Whitney, alpha "
-        f"{report.alpha:g}, {correction(report)}) and its p50 change exceeds "
-        f"{report.threshold:.0%}" + "".join(f"; {k} gated at {v:.0%}" for k, v in report.metric_thresholds.items()),
-        "",
-    ]
-    out += path_table(report.stages, report.total)
-    out += notes_block(verdict_notes(report))
+    out = [f"## {md_text(title(report))}", "", f"**{md_text(headline(report))}**", ""]
+    compared = sides(report, md_code)  # the paths as code spans; the rest is ragperf's own words
+    out += [f"{compared[:1].upper()}{compared[1:]}. {md_text(method(report))}.", ""]
+    for group in report.groups:
+        out += _group(group, report)
+    skipped = not_compared(report)
+    out += [*(f"{md_text(line)}." for line in skipped), *([""] if skipped else [])]
+    if report.capacity:
+        out += ["### Capacity", "", *_figures(report.capacity)]
     if report.targets:
-        out += target_block(report)
-    if report.hotspots:
+        out += _targets(report)
+    if report.warnings:
+        out += ["### Comparability warnings", ""] + [f"- ⚠️ {md_text(w.message)}" for w in report.warnings] + [""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _group(group: DiffGroup, report: DiffReport) -> list[str]:
+    heading = group_title(group)
+    out = [] if heading is None else [f"### {md_text(heading)}", ""]
+    if group.figures:
+        out += _figures(group.figures)
+    header = ["stage", "n", "p50 (ms)", "p95 (ms)", "p99 (ms)", "mean (ms)", "shift [CI]", "p adj", "verdict"]
+    rows = [_row(md_text(path_label(p, group)).replace("  ", "&nbsp;&nbsp;"), p) for p in group.stages]
+    if group.total is not None:
+        rows.append(_row(f"**{path_label(group.total, group)}**", group.total))
+    out += _table(header, rows)
+    out += _notes(path_notes(group, report))
+    if group.hotspots:
         out += ["### Hotspots: share of their stage", ""]
-        out += table(
+        out += _table(
             ["stage", "function", "baseline", "new", "change"],
             (
                 [
@@ -77,38 +84,37 @@ def render_diff_markdown(report: DiffReport) -> str:
                     fmt_pct(h.new_share),
                     f"{h.change * 100:+.1f} pts",
                 ]
-                for h in report.hotspots
+                for h in group.hotspots
             ),
         )
-    if report.memory:
+    if group.memory:
         out += ["### Memory", ""]
-        out += table(
+        out += _table(
             ["figure", "baseline", "new", "change"],
             (
                 [m.name, fmt_memory(m.old, m.old_ci), fmt_memory(m.new, m.new_ci), fmt_memory_change(m)]
-                for m in report.memory
+                for m in group.memory
             ),
         )
-    out += warnings_block(report)
-    return "\n".join(out).rstrip() + "\n"
+    return out
 
 
-def path_table(stages: Sequence[StageDiff], total: StageDiff | None) -> list[str]:
-    """The per-path latency table, the pipeline total last."""
-    header = ["stage", "n", "p50 (ms)", "p95 (ms)", "p99 (ms)", "mean (ms)", "shift [CI]", "p adj", "verdict"]
-    rows = [_row(md_text(stage_label(s)).replace("  ", "&nbsp;&nbsp;"), s) for s in stages]
-    if total is not None:
-        rows.append(_row("**pipeline total**", total))
-    return table(header, rows)
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """A Markdown table, right-aligned but for the first and last columns."""
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" if i in (0, len(header) - 1) else "---:" for i in range(len(header))) + "|",
+    ]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return [*lines, ""]
 
 
-def notes_block(notes: list[str]) -> list[str]:
+def _notes(notes: list[str]) -> list[str]:
     """Why paths could not be decided; folded when long."""
-    out: list[str] = []
     if len(notes) > _OPEN_NOTES:
         # A long list would bury the table in a PR comment: fold it, the headline already says it is there.
         summary = f"{len(notes)} paths could not be decided: what these runs can detect, and the queries that would"
-        out += [
+        return [
             "<details>",
             f"<summary>{summary}</summary>",
             "",
@@ -117,45 +123,51 @@ def notes_block(notes: list[str]) -> list[str]:
             "</details>",
             "",
         ]
-    elif notes:
-        out += [f"- {md_text(note)}" for note in notes] + [""]
-    return out
+    return [*(f"- {md_text(note)}" for note in notes), *([""] if notes else [])]
 
 
-def target_block(report: DiffReport) -> list[str]:
+def _targets(report: DiffReport) -> list[str]:
     """Targets whose verdict changed; a rate target's goal is a floor, a latency target's a ceiling."""
-    out = ["### Targets whose verdict changed", ""]
-    out += table(
-        ["target", "goal", "baseline", "new"],
+    return [
+        "### Targets whose verdict changed",
+        "",
+        *_table(
+            ["target", "goal", "baseline", "new"],
+            (
+                [
+                    t.name,
+                    "-" if t.target is None else f"{'≥' if t.unit == 'qps' else '<'} {fmt_ms(t.target)} {t.unit}",
+                    f"{fmt_ms(t.old_measured)} {t.old_verdict}",
+                    f"{fmt_ms(t.new_measured)} **{t.new_verdict}**",
+                ]
+                for t in report.targets
+            ),
+        ),
+    ]
+
+
+def _figures(figures: Sequence[Figure]) -> list[str]:
+    return _table(
+        ["figure", "baseline", "new", "change", "p adj", "verdict"],
         (
             [
-                t.name,
-                "-" if t.target is None else f"{'≥' if t.unit == 'qps' else '<'} {fmt_ms(t.target)} {t.unit}",
-                f"{fmt_ms(t.old_measured)} {t.old_verdict}",
-                f"{fmt_ms(t.new_measured)} **{t.new_verdict}**",
+                f.name,
+                figure_value(f, f.old),
+                figure_value(f, f.new),
+                figure_change(f),
+                "-" if f.p_adjusted is None else f"{f.p_adjusted:.3g}",
+                MARK[f.verdict] + (f" ({f.note})" if f.note else ""),
             ]
-            for t in report.targets
+            for f in figures
         ),
     )
-    return out
 
 
-def warnings_block(report: DiffReport) -> list[str]:
-    """The comparability warnings, if any."""
-    if not report.warnings:
-        return []
-    return ["### Comparability warnings", ""] + [f"- ⚠️ {md_text(w.message)}" for w in report.warnings] + [""]
-
-
-def _commit(commit: str | None) -> str:
-    return "no git commit" if commit is None else f"commit {commit[:12]}"
-
-
-def _row(name: str, stage: StageDiff) -> list[str]:
-    cells = [name, f"{stage.n_old} / {stage.n_new}"]
+def _row(name: str, path: PathDiff) -> list[str]:
+    cells = [name, f"{path.n_old} / {path.n_new}"]
     for name_ in ("p50", "p95", "p99", "mean"):
-        m = metric(stage, name_)
+        m = metric(path, name_)
         cell = f"{fmt_ms(m.old)} → {fmt_ms(m.new)} ({fmt_change(m.rel_change)})"
         cells.append(f"**{cell}**" if m.verdict == "regression" else cell)
-    p_adj = "-" if stage.p_adjusted is None else f"{stage.p_adjusted:.3g}"
-    return [*cells, fmt_shift(stage).replace("\n", " "), p_adj, MARK[stage.verdict]]
+    p_adj = "-" if path.evidence.p_adjusted is None else f"{path.evidence.p_adjusted:.3g}"
+    return [*cells, fmt_shift(path).replace("\n", " "), p_adj, MARK[path.verdict]]

@@ -1,4 +1,5 @@
-"""The terminal view of a diff: per-path table with coloured verdicts, then notes, hotspots, memory, warnings."""
+"""The terminal view of a diff: per group, its throughput and per-path tables with coloured verdicts and notes;
+then what was not compared, capacity, targets, warnings and the headline."""
 
 from __future__ import annotations
 
@@ -8,16 +9,22 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from ragperf.renderers.diff_common import (
-    correction,
+from ragperf.renderers.diff_text import (
+    figure_change,
+    figure_value,
     fmt_change,
+    fmt_ci,
     fmt_memory,
     fmt_memory_change,
     fmt_shift,
+    group_title,
     headline,
+    method,
     metric,
-    stage_label,
-    verdict_notes,
+    not_compared,
+    path_label,
+    path_notes,
+    sides,
 )
 from ragperf.renderers.format import fmt_ms, fmt_pct
 
@@ -26,9 +33,9 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
-    from ragperf.schema.diff import DiffReport, StageDiff
+    from ragperf.schema.diff import DiffGroup, DiffReport, Figure, HotspotChange, MemoryChange, PathDiff
 
-__all__ = ["VERDICT_STYLE", "path_table", "render_diff_terminal", "target_table"]
+__all__ = ["render_diff_terminal"]
 
 VERDICT_STYLE = {
     "regression": "bold red",
@@ -41,75 +48,84 @@ VERDICT_STYLE = {
 
 def render_diff_terminal(report: DiffReport, console: Console) -> None:
     """Print the diff."""
-    if report.load is not None:
-        from ragperf.renderers.diff_load_terminal import render_load_diff_terminal
-
-        render_load_diff_terminal(report, report.load, console)
-        return
-    console.print(
-        Text.assemble(
-            (report.baseline.pipeline, "bold"),
-            f": baseline {report.baseline.path} ({report.baseline.n_queries} queries) "
-            f"vs new {report.new.path} ({report.new.n_queries} queries)",
-        )
-    )
-    console.print(_stage_table(report))
-    notes = verdict_notes(report)
-    for note in notes:
-        console.print(Text(note, style="yellow"))
-    if report.only_in_baseline or report.only_in_new:
-        console.print(
-            f"Not compared: only in baseline {list(report.only_in_baseline)}, only in new {list(report.only_in_new)}"
-        )
+    under_load = " under load" if report.kind == "load" else ""
+    console.print(Text.assemble((report.baseline.pipeline, "bold"), f"{under_load}: {sides(report)}"))
+    console.print(Text(method(report), style="dim"))
+    for group in report.groups:
+        _group(group, report, console)
+    for line in not_compared(report):
+        console.print(line)
+    if report.capacity:
+        console.print(_figure_table("Capacity (--find-max, --ramp)", report.capacity))
     if report.targets:
-        console.print(target_table(report))
-    if report.hotspots:
-        console.print(_hotspot_table(report))
-    if report.memory:
-        console.print(_memory_table(report))
+        console.print(_target_table(report))
     for warning in report.warnings:
         console.print(Text(f"warning: {warning.message}", style="magenta"))
     style = "bold red" if report.regressions else ("bold yellow" if report.inconclusive else "bold green")
     console.print(Text(headline(report), style=style))
 
 
-def _stage_table(report: DiffReport) -> Table:
-    gated = ", ".join(f"{k} {v:.0%}" for k, v in report.metric_thresholds.items())
-    title = (
-        f"Latency, baseline → new (ms); threshold {report.threshold:.0%} on p50"
-        + (f", {gated}" if gated else "")
-        + f"; alpha {report.alpha:g}, {correction(report)}"
-    )
-    return path_table(title, report.stages, report.total)
+def _group(group: DiffGroup, report: DiffReport, console: Console) -> None:
+    heading = group_title(group)
+    if heading is not None:
+        console.print()
+        console.print(Text(heading, style="bold"))
+    if group.figures:
+        console.print(_figure_table("Throughput, baseline → new", group.figures))
+    console.print(_path_table(group))
+    for note in path_notes(group, report):
+        console.print(Text(note, style="yellow"))
+    if group.hotspots:
+        console.print(_hotspot_table(group.hotspots))
+    if group.memory:
+        console.print(_memory_table(group.memory))
 
 
-def path_table(title: str, stages: Sequence[StageDiff], total: StageDiff | None) -> Table:
+def _path_table(group: DiffGroup) -> Table:
     """The per-path latency table: one row a stage, the pipeline total last."""
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    columns = ("stage", "n", "p50", "p95", "p99", "mean", "HL shift [CI]", "p adj", "verdict")
+    table = Table(title="Latency, baseline → new (ms)", title_justify="left", box=box.SIMPLE_HEAD)
+    columns = ("stage", "n", "p50", "p95", "p99", "mean", "shift [CI]", "p adj", "verdict")
     for column in columns:
         table.add_column(column, justify="left" if column == "stage" else "right")
-    for stage in stages:
-        table.add_row(*_cells(stage_label(stage), stage))
-    if total is not None:
+    for path in group.stages:
+        table.add_row(*_cells(path_label(path, group), path))
+    if group.total is not None:
         table.add_section()
-        table.add_row(*_cells("pipeline total", total), style="bold")
+        table.add_row(*_cells(path_label(group.total, group), group.total), style="bold")
     return table
 
 
-def _cells(name: str, stage: StageDiff) -> list[str | Text]:
-    cells: list[str | Text] = [name, f"{stage.n_old}/{stage.n_new}"]
+def _cells(name: str, path: PathDiff) -> list[str | Text]:
+    cells: list[str | Text] = [name, f"{path.n_old}/{path.n_new}"]
     for name_ in ("p50", "p95", "p99", "mean"):
-        m = metric(stage, name_)
+        m = metric(path, name_)
         text = f"{fmt_ms(m.old)} → {fmt_ms(m.new)}\n{fmt_change(m.rel_change)}"
         style = VERDICT_STYLE.get(m.verdict or "", "")
         cells.append(Text(text, style=style) if m.verdict in ("regression", "improvement") else text)
-    p_adj = "-" if stage.p_adjusted is None else f"{stage.p_adjusted:.3g}"
-    cells += [fmt_shift(stage), p_adj, Text(stage.verdict.replace("_", " "), style=VERDICT_STYLE[stage.verdict])]
+    p_adj = "-" if path.evidence.p_adjusted is None else f"{path.evidence.p_adjusted:.3g}"
+    cells += [fmt_shift(path), p_adj, Text(path.verdict.replace("_", " "), style=VERDICT_STYLE[path.verdict])]
     return cells
 
 
-def target_table(report: DiffReport) -> Table:
+def _figure_table(title: str, figures: Sequence[Figure]) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("figure", "baseline", "new", "change [CI]", "p adj", "verdict", "why"):
+        table.add_column(column, justify="left" if column in ("figure", "why") else "right")
+    for figure in figures:
+        ci = fmt_ci(figure)
+        table.add_row(
+            figure.name,
+            figure_value(figure, figure.old),
+            figure_value(figure, figure.new),
+            figure_change(figure) + (f"\n{ci}" if ci else ""),
+            "-" if figure.p_adjusted is None else f"{figure.p_adjusted:.3g}",
+            Text(figure.verdict.replace("_", " "), style=VERDICT_STYLE[figure.verdict]),
+            figure.note or "",
+        )
+    return table
+
+
+def _target_table(report: DiffReport) -> Table:
     """Targets whose PASS/FAIL verdict changed; a rate target's goal is a floor, a latency target's a ceiling."""
     table = Table(title="Targets whose verdict changed", title_justify="left")
     for column in ("target", "goal", "baseline", "new"):
@@ -126,11 +142,11 @@ def target_table(report: DiffReport) -> Table:
     return table
 
 
-def _hotspot_table(report: DiffReport) -> Table:
+def _hotspot_table(hotspots: Sequence[HotspotChange]) -> Table:
     table = Table(title="Hotspots: functions whose share of their stage moved most", title_justify="left")
     for column in ("stage", "function", "baseline", "new", "change"):
         table.add_column(column, justify="left" if column in ("stage", "function") else "right")
-    for h in report.hotspots:
+    for h in hotspots:
         change = f"{h.change * 100:+.1f} pts"
         table.add_row(
             h.stage,
@@ -142,10 +158,10 @@ def _hotspot_table(report: DiffReport) -> Table:
     return table
 
 
-def _memory_table(report: DiffReport) -> Table:
+def _memory_table(memory: Sequence[MemoryChange]) -> Table:
     table = Table(title="Memory", title_justify="left")
     for column in ("figure", "baseline", "new", "change"):
         table.add_column(column, justify="left" if column == "figure" else "right")
-    for m in report.memory:
+    for m in memory:
         table.add_row(m.name, fmt_memory(m.old, m.old_ci), fmt_memory(m.new, m.new_ci), fmt_memory_change(m))
     return table

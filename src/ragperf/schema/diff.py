@@ -1,34 +1,62 @@
-"""The `ragperf diff` output, schema version 1: what `--format json` writes, and what renderers read.
+"""The `ragperf diff` output, schema version 2: what `--format json` writes, and what renderers read.
+
+A diff is **groups of compared paths**. A run diff is one group (its stages, the pipeline total, and the
+hotspot, memory and failed-query sections of the run); a load diff is one group per offered rate both
+files ran (each with its throughput figures), plus the capacity each file found. Every compared path
+(`PathDiff`) carries its `evidence`: how the change was estimated and tested. Today that is always
+`kind: "independent"` (two independent samples, Mann-Whitney U and the Hodges-Lehmann shift, from
+per-query records or from a load step's histograms); a paired comparison of interleaved blocks is meant
+to be another kind of evidence with the same fields, so readers of `shift`, `shift_ci`, `p_adjusted`
+and `verdict` need not change.
+
+One Bonferroni family covers every check of every group: `family` = (paths tested) x (1 + gated
+metrics) + (throughput figures tested), so comparing more rates does not raise the chance of a false
+alarm. A path regresses when its change is significant at that level, its p50 change exceeds the relative
+`threshold`, and the p50 moved by more than `min_ms` milliseconds (the absolute floor).
 
 Relative changes are fractions (0.10 = 10% slower); durations are milliseconds, rates queries per second.
-A statistic that cannot be estimated (too few queries) is null, never NaN. A diff of two load files fills
-`load` (every offered rate both ran, capacity, throughput) and leaves `stages` empty and `total` null.
+A statistic that cannot be estimated (too few queries) is null, never NaN. Findings are named `<path>` in a
+run diff and `<path> @ <group label>` (e.g. `retrieve @ 40 qps`) in a load diff; the pipeline's own path
+is `total`.
+
+Version 2 (this one) replaced version 1's two shapes of one report (a load diff left `stages`, `total`,
+`hotspots`, `memory` empty and filled `load`) with `groups`, and added `min_ms`, `family` and `evidence`.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 __all__ = [
     "DIFF_SCHEMA_VERSION",
+    "FAILED_QUERIES",
+    "TOTAL_PATH",
     "ComparabilityWarning",
+    "DiffGroup",
     "DiffReport",
     "DiffVerdict",
+    "Evidence",
+    "FailureChange",
+    "Figure",
+    "Finding",
     "HotspotChange",
-    "LoadDiff",
-    "LoadFigure",
     "MemoryChange",
     "MetricDelta",
+    "PathDiff",
+    "RateStep",
     "RunRef",
-    "StageDiff",
-    "StepDiff",
     "TargetChange",
 ]
 
-DIFF_SCHEMA_VERSION: Literal[1] = 1
+DIFF_SCHEMA_VERSION: Literal[2] = 2
 DiffVerdict = Literal["regression", "improvement", "unchanged", "inconclusive", "too_few"]
+FAILED_QUERIES = "failed queries"
+TOTAL_PATH = "total"  # the whole pipeline's path (as `ragperf.analysis.summary.TOTAL`)
 
 
 class _Model(BaseModel):
@@ -36,7 +64,7 @@ class _Model(BaseModel):
 
 
 class RunRef(_Model):
-    """Which run file a side of the diff came from."""
+    """Which file a side of the diff came from."""
 
     path: str
     pipeline: str
@@ -48,7 +76,7 @@ class RunRef(_Model):
 
 
 class MetricDelta(_Model):
-    """One statistic of a stage, old vs new; `threshold`/`ci`/`verdict` only where the metric is gated."""
+    """One statistic of a path, old vs new; `threshold`/`ci`/`verdict` only where the metric is gated."""
 
     metric: str
     old: float | None
@@ -59,7 +87,25 @@ class MetricDelta(_Model):
     verdict: DiffVerdict | None = None
 
 
-class StageDiff(_Model):
+class Evidence(_Model):
+    """How a path's change was estimated and tested; the fields every kind of evidence gives."""
+
+    kind: Literal["independent"] = Field(
+        default="independent", description="two independent samples: Mann-Whitney U and the Hodges-Lehmann shift"
+    )
+    samples: Literal["queries", "histogram"] = Field(
+        description="per-query durations, or a load step's histogram (each query at its bucket's midpoint)"
+    )
+    shift: float | None = Field(description="relative shift of new vs old (Hodges-Lehmann)")
+    shift_ci: tuple[float | None, float | None] | None = Field(description="null ends: unattainable at this n")
+    ci_level: float = Field(description="1 - alpha / family")
+    p_value: float | None = Field(description="two-sided")
+    p_adjusted: float | None = Field(description="Bonferroni over the diff's whole family")
+    min_detectable: float | None = Field(description="shift these sample sizes detect with 80% power")
+    queries_needed: int | None = Field(description="queries per run that would settle an inconclusive verdict")
+
+
+class PathDiff(_Model):
     """The comparison of one span path (a stage, a sub-stage, or "total" for the whole pipeline)."""
 
     path: str
@@ -67,15 +113,11 @@ class StageDiff(_Model):
     n_old: int
     n_new: int
     metrics: tuple[MetricDelta, ...] = Field(description="p50, p95, p99, mean")
-    shift: float | None = Field(description="Hodges-Lehmann relative shift of new vs old")
-    shift_ci: tuple[float | None, float | None] | None = Field(description="null ends: unattainable at this n")
-    ci_level: float
-    p_value: float | None = Field(description="Mann-Whitney U, two-sided")
-    p_adjusted: float | None = Field(description="Bonferroni over every path compared")
+    evidence: Evidence
     verdict: DiffVerdict
-    threshold: float = Field(description="threshold the observed p50 change was judged against")
-    min_detectable: float | None = Field(description="shift these sample sizes detect with 80% power")
-    queries_needed: int | None = Field(description="queries per run that would settle an inconclusive verdict")
+    threshold: float = Field(
+        description="relative p50 change judged against: the larger of the diff's threshold and min_ms / old p50"
+    )
 
 
 class HotspotChange(_Model):
@@ -104,7 +146,7 @@ class MemoryChange(_Model):
 
 
 class TargetChange(_Model):
-    """A target (pipeline or stage) whose PASS/FAIL verdict differs between the runs."""
+    """A target (pipeline, stage or rate) whose PASS/FAIL verdict differs between the files."""
 
     name: str
     old_verdict: str
@@ -113,6 +155,9 @@ class TargetChange(_Model):
     new_measured: float | None
     target: float | None
     unit: str
+    gated: bool = Field(
+        default=False, description="PASS to FAIL is a regression (a rate target: the capacity a load test measured)"
+    )
 
 
 class FailureChange(_Model):
@@ -127,13 +172,13 @@ class FailureChange(_Model):
 
 
 class ComparabilityWarning(_Model):
-    """Why the two runs may not be comparable."""
+    """Why the two files may not be comparable."""
 
     kind: str
     message: str
 
 
-class LoadFigure(_Model):
+class Figure(_Model):
     """A throughput or capacity figure of two load files (achieved qps, goodput, error rate, max rate)."""
 
     name: str
@@ -148,8 +193,8 @@ class LoadFigure(_Model):
     note: str | None = Field(default=None, description="why the verdict is what it is, when not obvious")
 
 
-class StepDiff(_Model):
-    """One offered rate both load files ran: throughput figures, then latency per stage from the histograms."""
+class RateStep(_Model):
+    """The load step each file ran at one offered rate."""
 
     offered_qps: float
     old_step: int
@@ -160,44 +205,77 @@ class StepDiff(_Model):
     new_sustained: bool
     old_holds_targets: bool
     new_holds_targets: bool
-    figures: tuple[LoadFigure, ...] = Field(description="achieved qps, goodput, error rate")
-    stages: tuple[StageDiff, ...] = Field(description="service time of each stage")
-    total: StageDiff | None = Field(description="pipeline latency from the intended start: queueing included")
-    verdict: DiffVerdict = Field(description="the worst of the step's figures and paths")
 
 
-class LoadDiff(_Model):
-    """Two load files compared: every offered rate both ran, and the capacity each found."""
+Finding = PathDiff | Figure | FailureChange | TargetChange
 
-    steps: tuple[StepDiff, ...]
-    only_in_baseline_qps: tuple[float, ...]
-    only_in_new_qps: tuple[float, ...]
-    capacity: tuple[LoadFigure, ...] = Field(
-        description="highest rate holding the targets; peak sustained (empty when either file ran one fixed rate)"
-    )
-    hypotheses: int = Field(description="the Bonferroni family: latency checks plus step figures tested")
+
+class DiffGroup(_Model):
+    """One condition both files measured (a run, one offered rate): its paths and the sections it has."""
+
+    label: str | None = Field(description="null for a run; '40 qps' for a load step; suffixes its finding names")
+    rate: RateStep | None = None
+    stages: tuple[PathDiff, ...] = Field(description="every stage both measured, in the pipeline's order")
+    total: PathDiff | None = Field(description="the pipeline (under load: latency from the intended start)")
+    figures: tuple[Figure, ...] = Field(default=(), description="throughput: achieved qps, goodput, error rate")
+    failures: FailureChange | None = None
+    hotspots: tuple[HotspotChange, ...] = ()
+    memory: tuple[MemoryChange, ...] = ()
+
+    @property
+    def paths(self) -> tuple[PathDiff, ...]:
+        """The stages, then the total."""
+        return (*self.stages, *(() if self.total is None else (self.total,)))
+
+    def name(self, what: str) -> str:
+        """A finding's name: `what`, and `@ label` in a labelled group."""
+        return what if self.label is None else f"{what} @ {self.label}"
+
+    def findings(self) -> Iterator[tuple[str, DiffVerdict, Finding]]:
+        """(name, verdict, item) of every judged check, in report order: failures, paths, figures."""
+        if self.failures is not None:
+            yield self.name(FAILED_QUERIES), self.failures.verdict, self.failures
+        for path in self.paths:
+            yield self.name(path.path), path.verdict, path
+        for figure in self.figures:
+            yield self.name(figure.name), figure.verdict, figure
 
 
 class DiffReport(_Model):
-    """Two runs compared: per-path verdicts, hotspots, memory, targets, and comparability warnings."""
+    """Two files compared: groups of compared paths, capacity, targets, comparability warnings, verdicts."""
 
-    schema_version: Literal[1] = DIFF_SCHEMA_VERSION
+    schema_version: Literal[2] = DIFF_SCHEMA_VERSION
+    kind: Literal["run", "leak", "load"] = Field(description="the kind of the two files compared")
     baseline: RunRef
     new: RunRef
     alpha: float
-    threshold: float
-    metric_thresholds: dict[str, float]
-    paths_compared: int = Field(description="the Bonferroni family size")
-    stages: tuple[StageDiff, ...]
-    total: StageDiff | None = Field(description="null for a load diff: per-step latency is in `load.steps`")
-    only_in_baseline: tuple[str, ...]
+    threshold: float = Field(description="the relative change of the p50 that counts")
+    min_ms: float = Field(description="the absolute change of the p50 (ms) that counts")
+    metric_thresholds: dict[str, float] = Field(description="gated metrics other than the p50 (p95, p99, mean)")
+    family: int = Field(description="the Bonferroni family: hypotheses tested across all groups")
+    paths_compared: int = Field(description="paths tested (not too_few) across all groups")
+    groups: tuple[DiffGroup, ...]
+    only_in_baseline: tuple[str, ...] = Field(description="stage paths only the baseline measured")
     only_in_new: tuple[str, ...]
-    hotspots: tuple[HotspotChange, ...]
-    memory: tuple[MemoryChange, ...]
+    only_in_baseline_groups: tuple[str, ...] = Field(default=(), description="group labels (rates) only in one")
+    only_in_new_groups: tuple[str, ...] = ()
+    capacity: tuple[Figure, ...] = Field(
+        default=(), description="highest rate holding the targets; peak sustained (load diffs of searches, ramps)"
+    )
     targets: tuple[TargetChange, ...]
-    failures: FailureChange | None = Field(default=None, description="null for a load diff (errors are per step)")
     warnings: tuple[ComparabilityWarning, ...]
     regressions: tuple[str, ...]
     improvements: tuple[str, ...]
-    inconclusive: tuple[str, ...]
-    load: LoadDiff | None = None
+    inconclusive: tuple[str, ...] = Field(description="inconclusive and too_few checks")
+
+    def findings(self) -> Iterator[tuple[str, DiffVerdict, Finding]]:
+        """Every judged check of the diff: each group's, then capacity, then gated targets."""
+        for group in self.groups:
+            yield from group.findings()
+        for figure in self.capacity:
+            yield figure.name, figure.verdict, figure
+        for target in self.targets:
+            flip = (target.old_verdict, target.new_verdict)
+            if target.gated and flip in (("PASS", "FAIL"), ("FAIL", "PASS")):
+                verdict: DiffVerdict = "regression" if flip == ("PASS", "FAIL") else "improvement"
+                yield f"{target.name} target", verdict, target

@@ -1,48 +1,28 @@
-"""Throughput and capacity of two load files: achieved rate, goodput, errors, find-max results, rate targets."""
+"""Throughput and capacity of two load files: achieved rate, goodput, errors, and the find-max results."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ragperf.analysis.compare import decide
-from ragperf.analysis.diff_context import stage_target_change
-from ragperf.analysis.diff_load_stats import proportion_difference, proportion_ratio
-from ragperf.schema.diff import LoadFigure, TargetChange
+from ragperf.analysis.histogram_stats import proportion_difference, proportion_ratio
+from ragperf.schema.diff import Figure
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ragperf.analysis.compare import Verdict
+    from ragperf.analysis.family import Family
     from ragperf.schema.load import LoadReport, LoadStep
 
-__all__ = [
-    "FIGURES_PER_STEP",
-    "Family",
-    "capacity_figures",
-    "rate_target_changes",
-    "stage_target_changes",
-    "step_figures",
-]
+__all__ = ["FIGURES_PER_STEP", "capacity_figures", "step_figures"]
 
 FIGURES_PER_STEP = 3  # achieved qps, goodput, error rate: each one hypothesis of the family
 
 
-@dataclass(frozen=True)
-class Family:
-    """The significance settings shared by every check of one load diff."""
-
-    alpha: float
-    family: int
-    z_crit: float
-    threshold: float
-
-    def adjust(self, p_value: float) -> float:
-        """Bonferroni over the whole family."""
-        return min(1.0, p_value * self.family)
-
-
-def step_figures(old: LoadStep, new: LoadStep, tests: Family, error_budget: float) -> tuple[LoadFigure, ...]:
+def step_figures(
+    old: LoadStep, new: LoadStep, tests: Family, threshold: float, error_budget: float
+) -> tuple[Figure, ...]:
     """Achieved rate and goodput (a drop beyond the threshold regresses), and the error rate (over budget)."""
     good_old, good_new = round(old.goodput_qps * old.duration_s), round(new.goodput_qps * new.duration_s)
     return (
@@ -53,20 +33,35 @@ def step_figures(old: LoadStep, new: LoadStep, tests: Family, error_budget: floa
             (old.completed_in_time, old.offered),
             (new.completed_in_time, new.offered),
             tests,
+            threshold,
         ),
-        _rate("goodput qps", old.goodput_qps, new.goodput_qps, (good_old, old.offered), (good_new, new.offered), tests),
+        _rate(
+            "goodput qps",
+            old.goodput_qps,
+            new.goodput_qps,
+            (good_old, old.offered),
+            (good_new, new.offered),
+            tests,
+            threshold,
+        ),
         _errors(old, new, tests, error_budget),
     )
 
 
 def _rate(
-    name: str, old: float, new: float, k_n_old: tuple[int, int], k_n_new: tuple[int, int], tests: Family
-) -> LoadFigure:
+    name: str,
+    old: float,
+    new: float,
+    k_n_old: tuple[int, int],
+    k_n_new: tuple[int, int],
+    tests: Family,
+    threshold: float,
+) -> Figure:
     """A rate compared as the share of arrivals it counts: offered counts differ when durations do."""
     found = proportion_ratio(*k_n_old, *k_n_new, tests.z_crit)
     if found is None:
         same = k_n_old[0] == k_n_new[0] == 0
-        return LoadFigure(
+        return Figure(
             name=name,
             unit="qps",
             old=old,
@@ -78,8 +73,8 @@ def _rate(
     rel, (lo, hi), p_value = found
     p_adjusted = tests.adjust(p_value)
     # A drop is the regression here: judge the change with its sign turned, as a slowdown would be.
-    verdict = decide(-rel, (-hi, -lo), significant=p_adjusted < tests.alpha, threshold=tests.threshold)
-    return LoadFigure(
+    verdict = decide(-rel, (-hi, -lo), significant=p_adjusted < tests.alpha, threshold=threshold)
+    return Figure(
         name=name,
         unit="qps",
         old=old,
@@ -92,7 +87,7 @@ def _rate(
     )
 
 
-def _errors(old: LoadStep, new: LoadStep, tests: Family, budget: float) -> LoadFigure:
+def _errors(old: LoadStep, new: LoadStep, tests: Family, budget: float) -> Figure:
     """More errors regress only when significant and over the error budget: a rise from 0.1% to 0.2% is noise."""
     diff, ci, p_value = proportion_difference(old.errors, old.completed, new.errors, new.completed, tests.z_crit)
     p_adjusted = tests.adjust(p_value)
@@ -106,7 +101,7 @@ def _errors(old: LoadStep, new: LoadStep, tests: Family, budget: float) -> LoadF
         verdict, note = "unchanged", f"both within the {budget:.1%} error budget"
     else:
         verdict, note = "inconclusive", f"over the {budget:.1%} error budget, change not significant"
-    return LoadFigure(
+    return Figure(
         name="error rate",
         unit="fraction",
         old=old.error_rate,
@@ -120,7 +115,7 @@ def _errors(old: LoadStep, new: LoadStep, tests: Family, budget: float) -> LoadF
     )
 
 
-def capacity_figures(old: LoadReport, new: LoadReport, threshold: float) -> tuple[LoadFigure, ...]:
+def capacity_figures(old: LoadReport, new: LoadReport, threshold: float) -> tuple[Figure, ...]:
     """The highest rate that held the targets and the peak sustained rate, old vs new.
 
     Each is known only to the rates a file tried, so a drop beyond the threshold counts as a regression only
@@ -154,9 +149,9 @@ def _capacity(
     new_steps: Sequence[LoadStep],
     key: str,
     threshold: float,
-) -> LoadFigure:
-    def figure(verdict: Verdict, rel: float | None, note: str | None = None) -> LoadFigure:
-        return LoadFigure(name=name, unit="qps", old=old, new=new, rel_change=rel, verdict=verdict, note=note)
+) -> Figure:
+    def figure(verdict: Verdict, rel: float | None, note: str | None = None) -> Figure:
+        return Figure(name=name, unit="qps", old=old, new=new, rel_change=rel, verdict=verdict, note=note)
 
     if old is None and new is None:
         return figure("unchanged", None, "no rate held in either file")
@@ -171,36 +166,3 @@ def _capacity(
             return figure("improvement", rise, f"new held {new:g} qps, where the baseline failed")
         return figure("inconclusive", rise, f"the baseline never tried {new:g} qps")
     return figure("unchanged", None if old is None or new is None else new / old - 1.0)
-
-
-def rate_target_changes(old: LoadReport, new: LoadReport) -> tuple[TargetChange, ...]:
-    """sustained_qps / peak_qps targets whose verdict changed."""
-    was = {v.name: v for v in old.verdicts}
-    return tuple(
-        TargetChange(
-            name=verdict.name,
-            old_verdict=was[verdict.name].verdict,
-            new_verdict=verdict.verdict,
-            old_measured=was[verdict.name].measured,
-            new_measured=verdict.measured,
-            target=verdict.target,
-            unit=verdict.unit,
-        )
-        for verdict in new.verdicts
-        if verdict.name in was and was[verdict.name].verdict != verdict.verdict
-    )
-
-
-def stage_target_changes(old: LoadStep, new: LoadStep) -> tuple[TargetChange, ...]:
-    """Per-stage (and pipeline p95) targets whose verdict changed at one offered rate."""
-    was = {stage.path: stage for stage in (*old.stages, old.latency)}
-    changes = []
-    for stage in (*new.stages, new.latency):
-        before = was.get(stage.path)
-        label = "pipeline" if stage is new.latency else stage.path
-        change = (
-            None if before is None else stage_target_change(f"{label} p95 @ {new.offered_qps:g} qps", before, stage)
-        )
-        if change is not None:
-            changes.append(change)
-    return tuple(changes)
