@@ -465,3 +465,61 @@ def test_terminal_matches_golden() -> None:
     buffer = io.StringIO()
     render_diff_terminal(_golden_report(), Console(file=buffer, width=140, no_color=True, highlight=False))
     _check_golden("diff_shift.terminal.txt", buffer.getvalue())
+
+
+def _with_cpu(run: RunFile, cpu: dict[str, npt.NDArray[np.float64]], *, contended: bool) -> RunFile:
+    """The run with per-stage CPU columns (cpu_time on) and a machine section."""
+    from ragperf.schema.machine import MachineBlock, MachineLoad
+    from ragperf.schema.queries import Column
+
+    spans = {path: Column.of(values) for path, values in cpu.items()}
+    total = Column.of(np.sum(list(cpu.values()), axis=0))  # the worker's CPU time per query
+    table = run.queries.model_copy(update={"cpu_spans": spans, "cpu_ms": total})
+    block = MachineBlock(first=0, n=table.n, busy_cpus=4.0 if contended else 1.0, others_cpus=3.0, run_queue=5)
+    machine = MachineLoad(
+        cpu_count=4,
+        others_cpus_mean=3.0 if contended else 0.0,
+        others_cpus_max=3.0,
+        saturated_share=1.0 if contended else 0.0,
+        verdict="contended" if contended else "quiet",
+        blocks=(block,),
+    )
+    return run.model_copy(update={"queries": table, "machine": machine})
+
+
+def test_slower_wall_time_with_unchanged_cpu_on_a_contended_machine_is_contention(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    # GIVEN a CPU-bound stage (its CPU time is its wall time) and a new run 30% slower in wall time
+    old_wall, new_wall = latencies(rng, 100, 40.0), latencies(rng, 100, 40.0, 1.3)
+    old = make_run({"encode": old_wall})
+    new = make_run({"encode": new_wall})
+    same_work = latencies(rng, 100, 39.0)
+    # WHEN the CPU time did not grow and the new run's machine was contended
+    report = diff(
+        _with_cpu(old, {"encode": old_wall}, contended=False),
+        _with_cpu(new, {"encode": same_work}, contended=True),
+        tmp_path,
+    )
+    (encode,) = only(report).stages
+    # THEN it is machine contention, not a regression: the gate stays open, and the diff says why
+    assert encode.verdict == "contention"
+    assert encode.cpu_change is not None
+    assert abs(encode.cpu_change) < 0.1
+    assert report.regressions == ()
+    assert set(report.contention) == {"encode", "total"}
+    assert any(w.kind == "contention" for w in report.warnings)
+    # AND when the CPU time grew with the wall time, it stays a regression, contended machine or not
+    more_work = new_wall.copy()
+    worse = diff(
+        _with_cpu(old, {"encode": old_wall}, contended=False),
+        _with_cpu(new, {"encode": more_work}, contended=True),
+        tmp_path,
+    )
+    assert only(worse).stages[0].verdict == "regression"
+    # AND on a quiet machine, unchanged CPU time does not excuse a slower wall time (a new wait, say)
+    quiet = diff(
+        _with_cpu(old, {"encode": old_wall}, contended=False),
+        _with_cpu(new, {"encode": same_work}, contended=False),
+        tmp_path,
+    )
+    assert only(quiet).stages[0].verdict == "regression"

@@ -83,6 +83,7 @@ def diff_runs(
             "regressions": tuple(name for name, verdict, _ in found if verdict == "regression"),
             "improvements": tuple(name for name, verdict, _ in found if verdict == "improvement"),
             "inconclusive": tuple(name for name, verdict, _ in found if verdict in ("inconclusive", "too_few")),
+            "contention": tuple(name for name, verdict, _ in found if verdict == "contention"),
         }
     )
 

@@ -25,7 +25,7 @@ BUSY_AT_END = 1.0
 LOAD_GAP_PER_CPU = 0.25
 _LOAD_SETUP = ("engine", "mode", "arrival", "workers", "concurrency", "p95_target_ms", "error_budget")
 # Warnings that say the machine itself differed between the two files.
-MACHINE_KINDS = frozenset({"python", "platform", "cpu", "cpu_count", "load"})
+MACHINE_KINDS = frozenset({"python", "platform", "cpu", "cpu_count", "load", "contention"})
 
 
 def comparability_warnings(old: RunFile, new: RunFile) -> tuple[ComparabilityWarning, ...]:
@@ -51,6 +51,15 @@ def comparability_warnings(old: RunFile, new: RunFile) -> tuple[ComparabilityWar
     ]
     for side, run in (("baseline", old), ("new", new)):
         warnings += _load_warnings(side, run.environment)
+        if run.machine is not None and run.machine.verdict == "contended":
+            m = run.machine
+            warnings.append(
+                ComparabilityWarning(
+                    kind="contention",
+                    message=f"{side} run measured under contention: every CPU busy during {m.saturated_share:.0%} of "
+                    f"its queries, other processes using {m.others_cpus_mean:.1f} of {m.cpu_count} CPUs",
+                )
+            )
         if not run.complete:
             warnings.append(
                 ComparabilityWarning(kind="incomplete", message=f"{side} run incomplete: {run.incomplete_reason}")

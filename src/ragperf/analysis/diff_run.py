@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ragperf.analysis.diff_context import comparability_warnings
+from ragperf.analysis.diff_cpu import cpu_checked
 from ragperf.analysis.diff_memory import memory_changes
 from ragperf.analysis.diff_paths import DiffParts, compare_paths
 from ragperf.analysis.diff_sections import hotspot_changes, target_changes
@@ -52,10 +53,11 @@ def diff_run_files(
         family=family,
         samples="queries",
     )
+    checked = cpu_checked(paths, baseline, new)
     group = DiffGroup(
         label=None,
-        stages=tuple(p for p in paths if p.path != TOTAL),
-        total=next(p for p in paths if p.path == TOTAL),
+        stages=tuple(p for p in checked if p.path != TOTAL),
+        total=next(p for p in checked if p.path == TOTAL),
         failures=failure_change(baseline, new, settings.alpha),
         hotspots=hotspot_changes(baseline, new),
         memory=memory_changes(baseline, new),

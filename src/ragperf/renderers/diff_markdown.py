@@ -40,6 +40,7 @@ MARK = {
     "unchanged": "⚪ unchanged",
     "inconclusive": "🟡 inconclusive",
     "too_few": "🟡 too few",
+    "contention": "🟠 machine contention",
 }
 
 

@@ -43,6 +43,7 @@ VERDICT_STYLE = {
     "unchanged": "green",
     "inconclusive": "bold yellow",
     "too_few": "yellow",
+    "contention": "yellow",
 }
 
 

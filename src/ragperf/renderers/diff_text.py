@@ -178,6 +178,12 @@ def headline(report: DiffReport) -> str:
     if not report.groups:
         scope = "no offered rate in common"
     scope += ", capacity compared" if report.capacity else ""
+    if report.contention:
+        parts = [_named(name, item) for name, verdict, item in found if verdict == "contention"]
+        return (
+            f"No regression in the work done: {', '.join(parts)} slower in wall time only, with unchanged CPU "
+            "time on a machine that was busy during the new run (MACHINE CONTENTION); rerun on a quiet machine"
+        )
     if report.inconclusive:
         return (
             f"No regression found, but {len(report.inconclusive)} of {len(found)} checks are INCONCLUSIVE "

@@ -54,7 +54,9 @@ __all__ = [
 ]
 
 DIFF_SCHEMA_VERSION: Literal[2] = 2
-DiffVerdict = Literal["regression", "improvement", "unchanged", "inconclusive", "too_few"]
+# "contention": slower in wall time only, on a CPU-bound path whose CPU time did not grow, while the new
+# run's machine was contended (its `machine` section): the machine's doing, not more work.
+DiffVerdict = Literal["regression", "improvement", "unchanged", "inconclusive", "too_few", "contention"]
 FAILED_QUERIES = "failed queries"
 TOTAL_PATH = "total"  # the whole pipeline's path (as `ragperf.analysis.summary.TOTAL`)
 
@@ -117,6 +119,10 @@ class PathDiff(_Model):
     verdict: DiffVerdict
     threshold: float = Field(
         description="relative p50 change judged against: the larger of the diff's threshold and min_ms / old p50"
+    )
+    cpu_change: float | None = Field(
+        default=None,
+        description="relative change of the p50 CPU time (a stage's thread with cpu_time on; the worker for total)",
     )
 
 
@@ -267,6 +273,7 @@ class DiffReport(_Model):
     regressions: tuple[str, ...]
     improvements: tuple[str, ...]
     inconclusive: tuple[str, ...] = Field(description="inconclusive and too_few checks")
+    contention: tuple[str, ...] = Field(default=(), description="slower in wall time only, on a contended machine")
 
     def findings(self) -> Iterator[tuple[str, DiffVerdict, Finding]]:
         """Every judged check of the diff: each group's, then capacity, then gated targets."""

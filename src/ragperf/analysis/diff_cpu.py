@@ -1,0 +1,60 @@
+"""Wall time against CPU time: a CPU-bound path that got slower without doing more work was slowed by the machine.
+
+A run records each query's CPU time (the worker's, all threads) and, with `[run] cpu_time`, each
+stage's thread CPU time. A regression in wall time becomes "contention" only on evidence from
+both sides: the path was CPU-bound in the baseline (its CPU time at least half its wall time),
+its CPU time did not grow past the path's own threshold, and the new run's machine section says
+it was measured under contention. Without CPU or machine readings nothing changes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ragperf.analysis.summary import TOTAL
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import NDArray
+
+    from ragperf.schema.diff import PathDiff
+    from ragperf.schema.run import RunFile
+
+__all__ = ["cpu_checked"]
+
+CPU_BOUND = 0.5  # CPU time / wall time at the median, in the baseline
+_MIN_QUERIES = 10
+
+
+def cpu_checked(paths: Sequence[PathDiff], old: RunFile, new: RunFile) -> tuple[PathDiff, ...]:
+    """Each path with its CPU change where both runs have CPU readings; the machine's regressions relabelled."""
+    contended = new.machine is not None and new.machine.verdict == "contended"
+    out = []
+    for path in paths:
+        old_cpu, new_cpu = _cpu(old, path.path), _cpu(new, path.path)
+        if old_cpu is None or new_cpu is None:
+            out.append(path)
+            continue
+        old_p50, new_p50 = float(np.median(old_cpu)), float(np.median(new_cpu))
+        change = new_p50 / old_p50 - 1.0 if old_p50 > 0 else None
+        update: dict[str, object] = {"cpu_change": change}
+        wall = next((m.old for m in path.metrics if m.metric == "p50"), None)
+        cpu_bound = wall is not None and wall > 0 and old_p50 / wall >= CPU_BOUND
+        if path.verdict == "regression" and contended and cpu_bound and change is not None and change < path.threshold:
+            update["verdict"] = "contention"
+        out.append(path.model_copy(update=update))
+    return tuple(out)
+
+
+def _cpu(run: RunFile, path: str) -> NDArray[np.float64] | None:
+    """The successful queries' CPU times of a path (ms), or None when the run has too few."""
+    table = run.queries
+    column = table.cpu_ms if path == TOTAL else table.cpu_spans.get(path)
+    if column is None:
+        return None
+    values = column.values[table.ok]
+    values = values[~np.isnan(values)]
+    return values if values.size >= _MIN_QUERIES else None
