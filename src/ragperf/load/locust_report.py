@@ -31,16 +31,25 @@ def _aligned(parts: list[LaneTally]) -> list[LaneTally]:
     return [part.model_copy(update={"windows": {k - first: w for k, w in part.windows.items()}}) for part in parts]
 
 
-def write_locust_file(environment: Environment, parts: list[LaneTally], *, nodes: int, final: int) -> Path:
-    """Write the load file for a finished Locust run; return its path."""
-    from ragperf.load.locust_user import _Process
+def write_locust_file(
+    environment: Environment,
+    parts: list[LaneTally],
+    *,
+    nodes: int,
+    final: int,
+    started_ns: int,
+    stopped_ns: int | None,
+) -> Path:
+    """Write the load file for a finished Locust run; return its path.
 
+    `started_ns`/`stopped_ns`: when the test started and stopped (perf_counter_ns; None: still running).
+    """
     options = environment.parsed_options
     config_path = Path(options.ragperf_config if options is not None else "ragperf.toml").resolve()
     from ragperf.config import load_config
 
     config = load_config(config_path)
-    started, stopped = _Process.test_started_ns, _Process.test_stopped_ns or perf_counter_ns()
+    started, stopped = started_ns, stopped_ns or perf_counter_ns()
     duration = (stopped - started) / 1e9 if started else max(p.elapsed_ns for p in parts) / 1e9
     completed = sum(p.completed for p in parts)
     users = int(getattr(options, "num_users", 0) or 0)

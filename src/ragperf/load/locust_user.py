@@ -167,7 +167,14 @@ def _quitting(environment: Environment, **_: Any) -> None:
         return
     from ragperf.load.locust_report import write_locust_file
 
-    path = write_locust_file(environment, parts, nodes=nodes, final=final)
+    path = write_locust_file(
+        environment,
+        parts,
+        nodes=nodes,
+        final=final,
+        started_ns=_Process.test_started_ns,
+        stopped_ns=_Process.test_stopped_ns,
+    )
     sys.stderr.write(f"ragperf: merged exact histograms of {nodes} Locust process(es) ({final} final): {path}\n")
 
 
