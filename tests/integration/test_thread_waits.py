@@ -33,10 +33,10 @@ def test_pyspy_puts_pool_work_in_its_stage_and_the_wait_is_not_io(tmp_path):
     waits = [h for h in pooled if h.waiting and h.self_value > 0]
     assert waits
     assert all(h.on_threads for h in waits if h.function in {"Condition.wait", "Future.result", "lock.acquire"})
-    # AND no CPU work of the pipeline is left outside stages
-    outside_cpu = sum(h.self_value for h in run.hotspots if h.stage == OUTSIDE_STAGES and not h.waiting)
-    cpu = sum(h.self_value for h in run.hotspots if not h.waiting)
-    assert outside_cpu < 0.1 * cpu
+    # AND none of the pipeline's own work is left outside stages (the event loop's bookkeeping may be)
+    pipeline_code = [h for h in run.hotspots if h.file.endswith("threads_pipeline.py")]
+    outside = sum(h.self_value for h in pipeline_code if h.stage == OUTSIDE_STAGES)
+    assert outside <= 0.02 * sum(h.self_value for h in pipeline_code)
     # AND the roadmap judges the CPU work it sees, not the wait: not I/O-bound
     evidence = {item.stage: item.evidence for item in build_roadmap(run).items}
     assert "pooled" in evidence
