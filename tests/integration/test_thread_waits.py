@@ -56,3 +56,10 @@ def test_pyinstrument_says_when_a_stage_waited_on_threads_it_cannot_see(tmp_path
     for item in build_roadmap(run).items:
         if item.stage in {"pooled", "threaded"}:
             assert "io" not in item.evidence.characters
+
+
+def test_a_profiled_run_says_its_latencies_are_not_the_ones_to_judge(tmp_path):
+    # GIVEN a run under a profiler (its sampling slows the pipeline)
+    run = _run(tmp_path, "pyinstrument")
+    # THEN the run file says to judge targets from a timer run
+    assert any("measured under pyinstrument" in w and "-b timer" in w for w in run.warnings)

@@ -90,6 +90,7 @@ def build_run_file(context: RunContext, supervised: Supervised, *, pending_profi
         *_warnings(events, supervised),
         *unmatched_span_targets(config, infos),
         *((contended,) if contended else ()),
+        *((_profiled_warning(context.backend.name),) if context.backend.produces_profile else ()),
     )
     backend, entry = context.backend, context.entry
     ready = next((e for e in events if isinstance(e, Ready)), None)
@@ -127,6 +128,14 @@ def build_run_file(context: RunContext, supervised: Supervised, *, pending_profi
         machine=machine,
     )
     return run, _exit_code(run, signum, teardown_failed=_teardown_failed(events, supervised))
+
+
+def _profiled_warning(backend: str) -> str:
+    """A profiler's sampling slows the pipeline: its latencies are not the ones targets should judge."""
+    return (
+        f"latencies were measured under {backend}, whose sampling slows the pipeline: take target verdicts "
+        "and bottleneck priorities from a run with the timer backend ('ragperf run -b timer')"
+    )
 
 
 def _completion(context: RunContext, supervised: Supervised, end: End | None, measured: int) -> tuple[bool, str | None]:
