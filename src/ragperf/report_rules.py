@@ -35,7 +35,7 @@ class Rule(_Model):
 
     id: str
     kinds: tuple[str, ...] = ("any",)
-    character: Literal["any", "io", "cpu", "alloc", "unknown"] = "any"
+    character: Literal["any", "io", "cpu", "alloc", "threads", "unknown"] = "any"
     title: str
     advice: str
     effort: Literal["S", "M", "L"] = "M"

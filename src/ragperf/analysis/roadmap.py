@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Character", "Evidence", "LeakItem", "Roadmap", "RoadmapItem", "build_roadmap", "report_config_from"]
 
-Character = Literal["io", "cpu", "alloc", "unknown"]
+Character = Literal["io", "cpu", "alloc", "threads", "unknown"]
+_THREAD_WAIT_SHARE = 0.5  # "threads": at least this share of its sampled time waits on its own threads
+_MIN_JUDGED_SHARE = 0.2  # the rest is judged I/O or CPU only when it is at least this share
 _TOP_HOTSPOTS = 3
 _MIN_HOTSPOT_SHARE = 0.01  # below 1% of a stage a function explains nothing about it
 
@@ -240,8 +242,13 @@ def _evidence(
     characters: set[Character] = set()
     waiting_share = None
     # Waiting on the stage's own threads is neither I/O nor CPU: the threads' work is counted where it ran.
+    # A stage that mostly waits so is judged by the rest only when the rest is a real part of it: a few
+    # samples in a pool's bookkeeping would otherwise call a stage "I/O-bound" whose work is elsewhere.
+    total = sum(h.self_value for h in timed)
     sampled = sum(h.self_value for h in timed if not h.on_threads)
-    if sampled > 0:
+    if total > 0 and (total - sampled) / total >= _THREAD_WAIT_SHARE:
+        characters.add("threads")
+    if sampled > 0 and sampled / total >= _MIN_JUDGED_SHARE:
         waiting_share = sum(h.self_value for h in timed if h.waiting and not h.on_threads) / sampled
         characters.add("io" if waiting_share >= config.io_wait_share else "cpu")
     n_ok = max(1, run.summary.n_queries - run.summary.n_failed)

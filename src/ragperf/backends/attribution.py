@@ -82,7 +82,12 @@ _WAITING_LINE = re.compile(
 # Frames where a thread waits for work it handed to other threads: a future's result, a pool's
 # wait, a thread's start or join. A wait under one of these is not I/O: the work goes on elsewhere, and
 # (with ragperf's thread tracing) is attributed to the same stage.
-_THREAD_WAIT_FILES = ("concurrent/futures/_base.py", "concurrent\\futures\\_base.py")
+_THREAD_WAIT_FILES = (  # a future's result and wait, and a pool's own handing over of work
+    "concurrent/futures/_base.py",
+    "concurrent/futures/thread.py",
+    "concurrent\\futures\\_base.py",
+    "concurrent\\futures\\thread.py",
+)
 _THREAD_JOINS = frozenset(
     {"join", "start", "_wait_for_tstate_lock", "Thread.join", "Thread.start", "Thread._wait_for_tstate_lock"}
 )

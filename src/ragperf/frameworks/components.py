@@ -12,12 +12,13 @@ from __future__ import annotations
 import functools
 import re
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from ragperf import spans
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable, Mapping
+    from collections.abc import Callable, Mapping
 
 __all__ = ["FRAMED", "Framing", "Siblings", "kind_from_names", "safe_name"]
 
@@ -63,14 +64,17 @@ class Siblings:
     """
 
     def __init__(self) -> None:
-        self._scopes: dict[int, tuple[spans.OpenSpan, str | None, dict[str, list[Hashable]]]] = {}
+        self._scopes: dict[int, tuple[spans.OpenSpan, str | None, dict[str, list[object]]]] = {}
         self._lock = threading.Lock()
 
-    def name(self, name: str, owner: Hashable) -> str:
+    def name(self, name: str, owner: object) -> str:
         """The name a component called `name` gets under the innermost open span.
 
-        `owner` tells components apart: the `id()` of the instance, or a name the framework
-        keeps unique (a Haystack component's name in its pipeline).
+        `owner` tells components apart: the instance itself, or a name the framework keeps
+        unique (a Haystack component's name in its pipeline). An instance is held by a weak
+        reference and compared by identity: a short-lived component freed within the parent run
+        and another made in its place (two text splitters, one after the other) may share an
+        `id()`, and must still be two components.
         """
         parent = spans.current_span.get()
         if parent is None:
@@ -82,9 +86,11 @@ class Siblings:
                     del self._scopes[next(iter(self._scopes))]
                 scope = self._scopes[id(parent)] = (parent, parent.path, {})
             owners = scope[2].setdefault(name, [])
-            if owner not in owners:
-                owners.append(owner)
-            index = owners.index(owner)
+            key = _owner_key(owner)
+            index = next((i for i, known in enumerate(owners) if _same_owner(known, owner)), None)
+            if index is None:
+                owners.append(key)
+                index = len(owners) - 1
         return name if index == 0 else f"{name}_{index + 1}"
 
     def release(self, span: spans.OpenSpan) -> None:
@@ -96,6 +102,33 @@ class Siblings:
         """Forget every parent run."""
         with self._lock:
             self._scopes.clear()
+
+
+def _owner_key(owner: object) -> object:
+    """What a scope keeps of an owner: a weak reference to an instance (by identity), else the value."""
+    if isinstance(owner, (str, int, tuple)):
+        return owner
+    try:
+        return weakref.ref(owner)
+    except TypeError:  # no weak references to it (slots without __weakref__): keep it alive for the scope
+        return _Held(owner)
+
+
+class _Held:
+    """An owner that cannot be weakly referenced, held (and compared by identity) for its scope's life."""
+
+    __slots__ = ("owner",)
+
+    def __init__(self, owner: object) -> None:
+        self.owner = owner
+
+
+def _same_owner(known: object, owner: object) -> bool:
+    if isinstance(known, weakref.ref):
+        return known() is owner
+    if isinstance(known, _Held):
+        return known.owner is owner
+    return known == owner
 
 
 class Framing:

@@ -113,9 +113,7 @@ class _Handler:
         if instance is not None:
             self._frame(instance)
         label = branch or name or (type(instance).__name__ if instance is not None else None)
-        handle = spans.open_span(
-            self.siblings.name(safe_name(label), id(instance)), kind or kind_from_names(label or "")
-        )
+        handle = spans.open_span(self.siblings.name(safe_name(label), instance), kind or kind_from_names(label or ""))
         if handle is not None:
             self._runs[run_id] = handle
 

@@ -72,7 +72,7 @@ class _Spans:
         if kind is None:
             found = next((kind for base, kind in self._kinds if isinstance(instance, base)), None)
             kind = self._kind_of[cls] = found or kind_from_names(cls.__name__)
-        handle = spans.open_span(self.siblings.name(safe_name(cls.__name__), id(instance)), kind)
+        handle = spans.open_span(self.siblings.name(safe_name(cls.__name__), instance), kind)
         self._open[id_] = _Open(handle, instance)
 
     def exit(self, id_: str, error: BaseException | None) -> None:

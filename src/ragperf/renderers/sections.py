@@ -191,4 +191,6 @@ def character_text(evidence: Evidence) -> str:
         parts.append(f"CPU ({fmt_pct(evidence.waiting_share)} waiting)")
     if "alloc" in evidence.characters:
         parts.append("allocation-heavy")
+    if "threads" in evidence.characters:
+        parts.append("mostly waiting on its own threads (the work runs on them)")
     return ", ".join(parts) or "unknown (no function-level profile for this stage)"
