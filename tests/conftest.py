@@ -2,58 +2,18 @@
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import sys
-import tempfile
 import textwrap
 import uuid
-from importlib.metadata import entry_points
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
 T = TypeVar("T")
-
-
-def _register_missing_entry_points() -> None:
-    """Register the pyproject's entry-point groups that the installed metadata lacks.
-
-    An editable install keeps the entry points of the pyproject it was installed from; a branch
-    that adds a group (ragperf.frameworks) would otherwise test against stale metadata until
-    reinstalled. The groups go into a dist-info of their own, on sys.path and on the PYTHONPATH
-    of the workers the tests start. With a fresh install this does nothing.
-    """
-    pyproject = Path(__file__).parent.parent / "pyproject.toml"
-    groups = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"].get("entry-points", {})
-    missing = {group: eps for group, eps in groups.items() if not entry_points(group=group)}
-    if not missing:
-        return
-    root = Path(tempfile.mkdtemp(prefix="ragperf-entry-points-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
-    info = root / "ragperf_branch_entry_points-0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ragperf-branch-entry-points\nVersion: 0\n")
-    lines = [
-        f"[{group}]\n" + "".join(f"{name} = {target}\n" for name, target in eps.items())
-        for group, eps in missing.items()
-    ]
-    (info / "entry_points.txt").write_text("\n".join(lines), encoding="utf-8")
-    sys.path.append(str(root))
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(root)]))
-
-
-_register_missing_entry_points()
 
 
 @pytest.fixture
