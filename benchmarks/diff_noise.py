@@ -2,9 +2,10 @@
 
 Run: ``python benchmarks/diff_noise.py [--pairs 20] [--queries 200] [--block 10] [--seed 1]``.
 
-The pipeline has a CPU-bound stage (a loop, ~3 ms) and a waiting one (a 3 ms sleep). While the
-benchmark runs, one CPU hog (a busy process, half of a 2-core machine) starts and stops at random moments
-(on and off for exponentially distributed times, mean 1.5 s): the drift a shared CI machine sees.
+The pipeline has a CPU-bound stage (a loop, ~4 ms: +10% of it is past the 0.25 ms floor) and a waiting
+one (a 3 ms sleep). While the benchmark runs, one CPU hog (a busy process, half of a 2-core machine)
+starts and stops at random moments (on and off for exponentially distributed times, mean 1.5 s): the
+drift a shared CI machine sees.
 For each of K pairs: an A/A pair (same code) and an A/B pair (+10% CPU work in the CPU stage), each
 judged twice: by `ragperf run` twice, one after the other, then `ragperf diff` of the two files; and
 by one `ragperf compare` of the two configs. A false regression is any regression in an A/A pair; a
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", "-k", type=int, default=20, help="K: A/A pairs and A/B pairs, each (default 20)")
     parser.add_argument("--queries", type=int, default=200, help="measured queries per run / per side")
     parser.add_argument("--block", type=int, default=10, help="compare's block size")
-    parser.add_argument("--work", type=int, default=30_000, help="loop iterations of the CPU stage (~3 ms)")
+    parser.add_argument("--work", type=int, default=60_000, help="loop iterations of the CPU stage (~4 ms)")
     parser.add_argument("--seed", type=int, default=1)
     args, _ = parser.parse_known_args(argv)  # nox passes its session's posargs to every benchmark
     started = time.monotonic()
