@@ -204,6 +204,9 @@ class RunConfig(_Model):
     teardown_timeout_s: float = Field(default=60, gt=0)
     # Each stage's CPU time (its thread's) beside its wall time: about 1.5 µs a stage call, so opt-in.
     cpu_time: bool = False
+    # The interpreter the worker runs with (relative to the config's folder), so `ragperf compare` can
+    # measure another checkout's code against this one; None: the interpreter running ragperf.
+    python: str | None = None
 
 
 class Targets(_Model):

@@ -79,14 +79,24 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "METRICS",
     "MIN_SAMPLES",
+    "SEVERITY",
+    "Z_POWER",
     "MetricChange",
+    "Plan",
     "StageComparison",
     "Verdict",
+    "check_min_ms",
     "compare_stage",
     "compare_stages",
     "decide",
+    "describe",
+    "durations",
     "effective_threshold",
+    "gated_metric",
+    "metric_changes",
     "parse_thresholds",
+    "samples_needed",
+    "too_few",
 ]
 
 Verdict = Literal["regression", "improvement", "unchanged", "inconclusive", "too_few"]
@@ -100,12 +110,12 @@ _MIN_TAIL = 5
 # Durations of 0 ms (timer resolution) would make log() blow up; 1 ns is below any real stage.
 _FLOOR_MS = 1e-6
 _STD_NORMAL = NormalDist()
-_Z_POWER = _STD_NORMAL.inv_cdf(POWER)
+Z_POWER = _STD_NORMAL.inv_cdf(POWER)
 # Showing "unchanged" needs |estimate| + half-width < threshold; at a true change of 0 the estimate must land
 # within +-z SE, so 80% probability takes the two-sided z (1.28), not the one-sided 0.84 of detection.
 _Z_EQUIVALENCE = _STD_NORMAL.inv_cdf((1.0 + POWER) / 2.0)
 # Order used to merge the verdicts of a stage's gated checks: the first one present wins.
-_SEVERITY: tuple[Verdict, ...] = ("regression", "inconclusive", "improvement", "unchanged")
+SEVERITY: tuple[Verdict, ...] = ("regression", "inconclusive", "improvement", "unchanged")
 
 
 @dataclass(frozen=True)
@@ -138,6 +148,9 @@ class StageComparison:
     threshold: float  # the one the shift was judged against
     min_detectable: float | None  # shift detected with 80% power at these sizes; None when too_few
     queries_needed: int | None  # per run, to settle an inconclusive verdict; None otherwise
+    kind: Literal["independent", "paired"] = "independent"  # paired: block pairs of a compare (`paired.py`)
+    pairs: int | None = None  # paired: the block pairs the shift was estimated from
+    blocks_needed: int | None = None  # paired: block pairs that would settle an inconclusive verdict
 
     def metric(self, name: str) -> MetricChange:
         """The named metric ("p50", "p95", "p99", "mean")."""
@@ -173,8 +186,8 @@ def compare_stage(
         raise ValueError(f"n_comparisons must be at least 1, got {n_comparisons}")
     shift_threshold, gated = split_thresholds(threshold, metric_thresholds)
     family = Family(alpha, family_size(n_comparisons, len(gated)))
-    plan = _Plan(shift_threshold, gated, family, _check_min_ms(min_ms), seed)
-    return _compare(name, _durations(old, name, "old"), _durations(new, name, "new"), plan)
+    plan = Plan(shift_threshold, gated, family, check_min_ms(min_ms), seed)
+    return _compare(name, durations(old, name, "old"), durations(new, name, "new"), plan)
 
 
 def compare_stages(
@@ -195,10 +208,10 @@ def compare_stages(
     """
     shift_threshold, gated = split_thresholds(threshold, metric_thresholds)
     names = [name for name in old if name in new]
-    samples = {name: (_durations(old[name], name, "old"), _durations(new[name], name, "new")) for name in names}
+    samples = {name: (durations(old[name], name, "old"), durations(new[name], name, "new")) for name in names}
     if family is None:
         family = family_size(tested([(a.size, b.size) for a, b in samples.values()]), len(gated))
-    plan = _Plan(shift_threshold, gated, Family(alpha, family), _check_min_ms(min_ms), seed)
+    plan = Plan(shift_threshold, gated, Family(alpha, family), check_min_ms(min_ms), seed)
     return [_compare(name, a, b, plan) for name, (a, b) in samples.items()]
 
 
@@ -206,7 +219,7 @@ def compare_stages(
 
 
 @dataclass(frozen=True)
-class _Plan:
+class Plan:
     """Settings shared by every stage of one comparison."""
 
     shift_threshold: float
@@ -216,29 +229,34 @@ class _Plan:
     seed: int
 
 
-def _compare(name: str, a: FloatArray, b: FloatArray, plan: _Plan) -> StageComparison:
+def too_few(name: str, a: FloatArray, b: FloatArray, plan: Plan, *, pairs: int | None = None) -> StageComparison:
+    """A path with too few samples to test: descriptive numbers where there are any, nothing inferential guessed."""
+    metrics = tuple(
+        describe(m, a, b, threshold=plan.gated.get(m), verdict="too_few" if m in plan.gated else None) for m in METRICS
+    )
+    return StageComparison(
+        name=name,
+        n_old=int(a.size),
+        n_new=int(b.size),
+        metrics=metrics,
+        shift=math.nan,
+        shift_ci=(math.nan, math.nan),
+        ci_level=1.0 - plan.family.level_alpha,
+        p_value=math.nan,
+        p_adjusted=math.nan,
+        verdict="too_few",
+        threshold=plan.shift_threshold,
+        min_detectable=None,
+        queries_needed=None,
+        kind="independent" if pairs is None else "paired",
+        pairs=pairs,
+    )
+
+
+def _compare(name: str, a: FloatArray, b: FloatArray, plan: Plan) -> StageComparison:
     ci_level = 1.0 - plan.family.level_alpha
     if min(a.size, b.size) < MIN_SAMPLES:
-        # Descriptive numbers are still shown when there are any; nothing inferential is guessed.
-        metrics = tuple(
-            _describe(m, a, b, threshold=plan.gated.get(m), verdict="too_few" if m in plan.gated else None)
-            for m in METRICS
-        )
-        return StageComparison(
-            name=name,
-            n_old=int(a.size),
-            n_new=int(b.size),
-            metrics=metrics,
-            shift=math.nan,
-            shift_ci=(math.nan, math.nan),
-            ci_level=ci_level,
-            p_value=math.nan,
-            p_adjusted=math.nan,
-            verdict="too_few",
-            threshold=plan.shift_threshold,
-            min_detectable=None,
-            queries_needed=None,
-        )
+        return too_few(name, a, b, plan)
 
     z_crit = plan.family.z_crit
     p_value, sigma_u = mann_whitney(a, b)
@@ -263,28 +281,17 @@ def _compare(name: str, a: FloatArray, b: FloatArray, plan: _Plan) -> StageCompa
     n_per_run = 2.0 * a.size * b.size / (a.size + b.size)  # harmonic mean: equal-size runs with the same SE
     needed: list[int | None] = []
     if verdicts[0] == "inconclusive":
-        needed.append(_queries_needed(shift_log, n_per_run, z_crit, threshold))
+        needed.append(samples_needed(shift_log, n_per_run, z_crit, threshold))
 
-    changes: list[MetricChange] = []
-    for index, metric in enumerate(METRICS):
-        if metric not in plan.gated:
-            changes.append(_describe(metric, a, b))
-            continue
-        # Seeded per stage and metric, so a stage's interval does not depend on which other stages exist.
-        rng = np.random.default_rng([plan.seed, zlib.crc32(name.encode()), index])
-        change, queries = _gated_metric(metric, a, b, plan, rng)
-        changes.append(change)
-        verdicts.append("inconclusive" if change.verdict in (None, "too_few") else change.verdict)
-        needed.append(queries)
-
-    verdict = next(v for v in _SEVERITY if v in verdicts)
+    changes = metric_changes(name, a, b, plan, verdicts, needed)
+    verdict = next(v for v in SEVERITY if v in verdicts)
     known = [q for q in needed if q is not None]
-    min_detectable = math.expm1((z_crit + _Z_POWER) * shift_log.se)
+    min_detectable = math.expm1((z_crit + Z_POWER) * shift_log.se)
     return StageComparison(
         name=name,
         n_old=int(a.size),
         n_new=int(b.size),
-        metrics=tuple(changes),
+        metrics=changes,
         shift=shift,
         shift_ci=shift_ci,
         ci_level=ci_level,
@@ -295,6 +302,24 @@ def _compare(name: str, a: FloatArray, b: FloatArray, plan: _Plan) -> StageCompa
         min_detectable=min_detectable if math.isfinite(min_detectable) else None,
         queries_needed=max(known) if verdict == "inconclusive" and known else None,
     )
+
+
+def metric_changes(
+    name: str, a: FloatArray, b: FloatArray, plan: Plan, verdicts: list[Verdict], needed: list[int | None]
+) -> tuple[MetricChange, ...]:
+    """p50, p95, p99 and mean of a path; each gated one checked, its verdict and queries needed appended."""
+    changes: list[MetricChange] = []
+    for index, metric in enumerate(METRICS):
+        if metric not in plan.gated:
+            changes.append(describe(metric, a, b))
+            continue
+        # Seeded per stage and metric, so a stage's interval does not depend on which other stages exist.
+        rng = np.random.default_rng([plan.seed, zlib.crc32(name.encode()), index])
+        change, queries = gated_metric(metric, a, b, plan, rng)
+        changes.append(change)
+        verdicts.append("inconclusive" if change.verdict in (None, "too_few") else change.verdict)
+        needed.append(queries)
+    return tuple(changes)
 
 
 def decide(est: float, ci: tuple[float, float], *, significant: bool, threshold: float) -> Verdict:
@@ -308,8 +333,8 @@ def decide(est: float, ci: tuple[float, float], *, significant: bool, threshold:
     return "inconclusive"
 
 
-def _queries_needed(estimate: LogEstimate, n_per_run: float, z_crit: float, threshold: float) -> int | None:
-    """Queries per run to settle an inconclusive check, from SE ~ 1/sqrt(n)."""
+def samples_needed(estimate: LogEstimate, n_per_run: float, z_crit: float, threshold: float) -> int | None:
+    """Samples per run (queries, or block pairs) to settle an inconclusive check, from SE ~ 1/sqrt(n)."""
     if threshold <= 0 or not math.isfinite(estimate.se):
         # With a zero threshold there is no size of change to aim for: no honest number to give.
         return None
@@ -328,8 +353,8 @@ def _queries_needed(estimate: LogEstimate, n_per_run: float, z_crit: float, thre
     return max(math.ceil(n_per_run * (half_width / gap) ** 2), math.ceil(n_per_run) + 1)
 
 
-def _gated_metric(
-    metric: str, a: FloatArray, b: FloatArray, plan: _Plan, rng: np.random.Generator
+def gated_metric(
+    metric: str, a: FloatArray, b: FloatArray, plan: Plan, rng: np.random.Generator
 ) -> tuple[MetricChange, int | None]:
     """Bootstrap check of one metric against its own threshold, and the queries per run it would need."""
     threshold = effective_threshold(plan.gated[metric], plan.min_ms, statistic(a, metric))
@@ -338,9 +363,9 @@ def _gated_metric(
         # Each run needs _MIN_TAIL points beyond the percentile for the bootstrap to mean anything.
         need = math.ceil(_MIN_TAIL / (1.0 - q / 100.0) - 1e-9)
         if min(a.size, b.size) < need:
-            return _describe(metric, a, b, threshold=threshold, verdict="too_few"), need
+            return describe(metric, a, b, threshold=threshold, verdict="too_few"), need
     lo, hi = log_ratio_ci(a, b, metric, plan.family.level_alpha, rng)
-    change = _describe(metric, a, b, threshold=threshold)
+    change = describe(metric, a, b, threshold=threshold)
     ci = (math.expm1(lo), math.expm1(hi))
     verdict = decide(change.rel_change, ci, significant=lo > 0 or hi < 0, threshold=threshold)
     queries = None
@@ -348,11 +373,11 @@ def _gated_metric(
         est = math.log1p(change.rel_change) if change.rel_change > -1 else -math.inf
         se = (hi - lo) / 2.0 / plan.family.z_crit  # the percentile interval is ~ +-z*SE wide
         n_per_run = 2.0 * a.size * b.size / (a.size + b.size)
-        queries = _queries_needed(LogEstimate(est, lo, hi, se), n_per_run, plan.family.z_crit, threshold)
+        queries = samples_needed(LogEstimate(est, lo, hi, se), n_per_run, plan.family.z_crit, threshold)
     return MetricChange(metric, change.old, change.new, change.rel_change, threshold, ci, verdict), queries
 
 
-def _describe(
+def describe(
     metric: str, a: FloatArray, b: FloatArray, *, threshold: float | None = None, verdict: Verdict | None = None
 ) -> MetricChange:
     old, new = statistic(a, metric), statistic(b, metric)
@@ -370,7 +395,7 @@ def _relative(old: float, new: float) -> float:
 # --- input checking ------------------------------------------------------------------------------------
 
 
-def _durations(values: Sequence[float] | FloatArray, name: str, side: str) -> FloatArray:
+def durations(values: Sequence[float] | FloatArray, name: str, side: str) -> FloatArray:
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 1:
         raise ValueError(f"stage {name!r} ({side}): expected a flat sequence of durations")
@@ -379,7 +404,7 @@ def _durations(values: Sequence[float] | FloatArray, name: str, side: str) -> Fl
     return np.maximum(array, _FLOOR_MS)
 
 
-def _check_min_ms(min_ms: float) -> float:
+def check_min_ms(min_ms: float) -> float:
     if not (math.isfinite(min_ms) and min_ms >= 0):
         raise ValueError(f"min_ms must be a finite number of milliseconds >= 0, got {min_ms}")
     return float(min_ms)

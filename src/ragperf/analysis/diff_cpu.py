@@ -29,8 +29,9 @@ CPU_BOUND = 0.5  # CPU time / wall time at the median, in the baseline
 _MIN_QUERIES = 10
 
 
-def cpu_checked(paths: Sequence[PathDiff], old: RunFile, new: RunFile) -> tuple[PathDiff, ...]:
-    """Each path with its CPU change where both runs have CPU readings; the machine's regressions relabelled."""
+def cpu_checked(paths: Sequence[PathDiff], old: RunFile, new: RunFile, *, relabel: bool = True) -> tuple[PathDiff, ...]:
+    """Each path with its CPU change where both runs have CPU readings; the machine's regressions relabelled
+    (unless not `relabel`: runs interleaved by a compare shared the machine's state)."""
     contended = new.machine is not None and new.machine.verdict == "contended"
     out = []
     for path in paths:
@@ -43,7 +44,14 @@ def cpu_checked(paths: Sequence[PathDiff], old: RunFile, new: RunFile) -> tuple[
         update: dict[str, object] = {"cpu_change": change}
         wall = next((m.old for m in path.metrics if m.metric == "p50"), None)
         cpu_bound = wall is not None and wall > 0 and old_p50 / wall >= CPU_BOUND
-        if path.verdict == "regression" and contended and cpu_bound and change is not None and change < path.threshold:
+        if (
+            relabel
+            and path.verdict == "regression"
+            and contended
+            and cpu_bound
+            and change is not None
+            and change < path.threshold
+        ):
             update["verdict"] = "contention"
         out.append(path.model_copy(update=update))
     return tuple(out)

@@ -1,7 +1,8 @@
 """The settings of one diff, and the comparison of a group's span paths in its schema form.
 
 Run and load diffs both come here to compare their paths, so one rule (`compare.py`) and one family
-size judge every path of a diff, whichever kind of file it came from.
+size judge every path of a diff, whichever kind of file it came from; the two files of one `ragperf
+compare` are compared paired by block (`paired.py`), beside the independent comparison.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from ragperf.analysis.compare import DEFAULT_ALPHA, DEFAULT_MIN_MS, DEFAULT_THRESHOLD, compare_stages
+from ragperf.analysis.paired import compare_paired_stages
 from ragperf.analysis.thresholds import split_thresholds
 from ragperf.schema.diff import Evidence, MetricDelta, PathDiff
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     import numpy as np
     import numpy.typing as npt
@@ -25,7 +27,9 @@ if TYPE_CHECKING:
 
     FloatArray = npt.NDArray[np.float64]
 
-__all__ = ["DiffParts", "DiffSettings", "compare_paths", "finite"]
+__all__ = ["DiffParts", "DiffSettings", "compare_paired_paths", "compare_paths", "finite"]
+
+Samples = Literal["queries", "histogram", "blocks"]
 
 
 @dataclass(frozen=True)
@@ -85,12 +89,35 @@ def compare_paths(
     return [_path_diff(result, parents.get(result.name), samples) for result in results]
 
 
+def compare_paired_paths(
+    old: Mapping[str, Sequence[FloatArray]],
+    new: Mapping[str, Sequence[FloatArray]],
+    parents: Mapping[str, str | None],
+    settings: DiffSettings,
+    *,
+    family: int,
+    block_size: int,
+) -> list[PathDiff]:
+    """Every path in both, paired by block (`old[path][i]`, `new[path][i]`: pair i), at the family's level."""
+    results = compare_paired_stages(
+        old,
+        new,
+        family=family,
+        block_size=block_size,
+        threshold=settings.threshold,
+        alpha=settings.alpha,
+        metric_thresholds=settings.gated,
+        min_ms=settings.min_ms,
+    )
+    return [_path_diff(result, parents.get(result.name), "blocks") for result in results]
+
+
 def finite(value: float | None) -> float | None:
     """JSON has no NaN: a statistic that could not be estimated is null."""
     return value if value is not None and math.isfinite(value) else None
 
 
-def _path_diff(result: StageComparison, parent: str | None, samples: Literal["queries", "histogram"]) -> PathDiff:
+def _path_diff(result: StageComparison, parent: str | None, samples: Samples) -> PathDiff:
     metrics = tuple(
         MetricDelta(
             metric=m.metric,
@@ -105,6 +132,7 @@ def _path_diff(result: StageComparison, parent: str | None, samples: Literal["qu
     )
     lo, hi = result.shift_ci
     evidence = Evidence(
+        kind=result.kind,
         samples=samples,
         shift=finite(result.shift),
         shift_ci=None if math.isnan(lo) else (finite(lo), finite(hi)),
@@ -113,6 +141,8 @@ def _path_diff(result: StageComparison, parent: str | None, samples: Literal["qu
         p_adjusted=finite(result.p_adjusted),
         min_detectable=result.min_detectable,
         queries_needed=result.queries_needed,
+        pairs=result.pairs,
+        blocks_needed=result.blocks_needed,
     )
     return PathDiff(
         path=result.name,

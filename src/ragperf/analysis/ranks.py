@@ -1,4 +1,5 @@
-"""Rank statistics for two samples: Mann-Whitney U, and the Hodges-Lehmann shift with its exact interval."""
+"""Rank statistics: Mann-Whitney U and the Hodges-Lehmann shift of two samples; the Wilcoxon signed-rank test
+and the one-sample Hodges-Lehmann shift of paired differences (`ragperf compare`'s block pairs)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,24 @@ if TYPE_CHECKING:
 
     FloatArray = npt.NDArray[np.float64]
 
-__all__ = ["LogEstimate", "hodges_lehmann", "kth_difference", "mann_whitney"]
+__all__ = [
+    "MAX_WALSH",
+    "LogEstimate",
+    "hodges_lehmann",
+    "kth_difference",
+    "mann_whitney",
+    "signed_rank",
+    "signed_rank_pairs_needed",
+    "signed_rank_shift",
+]
 
 # Above this many pairwise differences, find order statistics by bisection instead of materialising them.
 _DIRECT_PAIRS = 1_000_000
+# Paired differences up to this many: their n(n+1)/2 Walsh averages (about a million) are listed directly.
+MAX_WALSH = 1400
+# Up to this many nonzero, untied differences the signed-rank null distribution is counted exactly (its
+# normal approximation is poor in the tails a Bonferroni level reads, with few block pairs).
+_EXACT_SIGNED_RANK = 60
 
 
 class LogEstimate(NamedTuple):
@@ -184,3 +199,89 @@ def _brackets(x: FloatArray, y: FloatArray, ranks: Sequence[int]) -> list[tuple[
         spans.append((max(0, math.floor((p - margin) * spread)), min(spread, math.ceil((p + margin) * spread))))
     diffs.partition(sorted({i for span in spans for i in span}))
     return [(float(diffs[a]) - 1e-12, float(diffs[b])) for a, b in spans]
+
+
+def _signed_rank_cdf(n: int) -> FloatArray:
+    """P(T+ <= t) for t = 0 .. n(n+1)/2 under the null: each rank's sign a fair coin (counted exactly)."""
+    counts = np.zeros(n * (n + 1) // 2 + 1)
+    counts[0] = 1.0
+    for rank in range(1, n + 1):
+        counts[rank:] = counts[rank:] + counts[:-rank]  # the right side is built first: each rank used once
+    cdf: FloatArray = np.cumsum(counts) / 2.0**n
+    return cdf
+
+
+def _signed_rank_sd(n: int, tie_counts: npt.NDArray[np.int64] | None = None) -> float:
+    """The standard deviation of T+ under the null, tie corrected."""
+    variance = n * (n + 1) * (2 * n + 1) / 24.0
+    if tie_counts is not None:
+        variance -= float(np.sum(tie_counts.astype(np.float64) ** 3 - tie_counts)) / 48.0
+    return math.sqrt(max(variance, 0.0))
+
+
+def signed_rank(d: FloatArray) -> float:
+    """Two-sided Wilcoxon signed-rank p-value of paired differences (zeros dropped).
+
+    Exact when at most 60 nonzero differences with no ties, else the normal approximation (tie and
+    continuity corrected).
+    """
+    nonzero = d[d != 0]
+    n = nonzero.size
+    if n == 0:
+        return 1.0
+    ranks, ties = average_ranks(np.abs(nonzero))
+    t_plus = float(ranks[nonzero > 0].sum())
+    if n <= _EXACT_SIGNED_RANK and np.all(ties == 1):
+        cdf = _signed_rank_cdf(n)
+        t = round(t_plus)
+        below = cdf[t]  # P(T+ <= t)
+        above = 1.0 - (cdf[t - 1] if t > 0 else 0.0)  # P(T+ >= t)
+        return min(1.0, 2.0 * float(min(below, above)))
+    sd = _signed_rank_sd(n, ties)
+    if sd == 0:
+        return 1.0
+    z = max(abs(t_plus - n * (n + 1) / 4.0) - 0.5, 0.0) / sd
+    return min(1.0, math.erfc(z / math.sqrt(2.0)))
+
+
+def _critical_count(n: int, level_alpha: float, z_crit: float) -> int:
+    """C: the interval is the C-th smallest and C-th largest Walsh average (0: the level is unattainable)."""
+    if n <= _EXACT_SIGNED_RANK:
+        # The largest t with P(T+ <= t) <= level/2; the interval starts at Walsh average t + 1.
+        return int(np.searchsorted(_signed_rank_cdf(n), level_alpha / 2.0, side="right"))
+    return max(math.floor(n * (n + 1) / 4.0 - z_crit * _signed_rank_sd(n)), 0)
+
+
+def signed_rank_shift(d: FloatArray, level_alpha: float, z_crit: float) -> LogEstimate:
+    """One-sample Hodges-Lehmann estimate of paired differences: the median of their Walsh averages.
+
+    Its interval inverts the signed-rank test: the C-th smallest and largest Walsh averages (d_i + d_j) / 2,
+    i <= j, at the two-sided `level_alpha` (+-inf when unattainable with this few pairs); the standard error
+    is half the +-1 sd interval. At most MAX_WALSH differences (the caller coarsens more).
+    """
+    n = d.size
+    if n > MAX_WALSH:
+        raise ValueError(f"at most {MAX_WALSH} paired differences, got {n}")
+    rows, cols = np.triu_indices(n)
+    walsh = (d[rows] + d[cols]) / 2.0
+    total = walsh.size
+    c_crit = _critical_count(n, level_alpha, z_crit)
+    c_one = min(max(math.floor(total / 2.0 - _signed_rank_sd(n)), 1), (total + 1) // 2)
+    wanted = {(total + 1) // 2, total // 2 + 1, c_one, total + 1 - c_one}
+    if c_crit >= 1:
+        wanted |= {c_crit, total + 1 - c_crit}
+    ranks = sorted(wanted)
+    walsh.partition([r - 1 for r in ranks])
+    found = {r: float(walsh[r - 1]) for r in ranks}
+    est = (found[(total + 1) // 2] + found[total // 2 + 1]) / 2.0
+    lo, hi = (found[c_crit], found[total + 1 - c_crit]) if c_crit >= 1 else (-math.inf, math.inf)
+    se = (found[total + 1 - c_one] - found[c_one]) / 2.0
+    return LogEstimate(est, lo, hi, se)
+
+
+def signed_rank_pairs_needed(level_alpha: float, z_crit: float) -> int:
+    """The fewest paired differences whose signed-rank interval is attainable at this level."""
+    n = 1
+    while _critical_count(n, level_alpha, z_crit) < 1:
+        n += 1
+    return n

@@ -69,6 +69,9 @@ class Backend:
     summary: ClassVar[str]
     placement: ClassVar[Placement] = "worker"
     produces_profile: ClassVar[bool] = True  # False for a backend with nothing to collect (the timer)
+    # A served worker (`ragperf compare`) waits between its blocks with the backend on: a profiler that samples
+    # from outside (py-spy) would count those waits, so it says False and compare refuses it.
+    servable: ClassVar[bool] = True
     options_spec: ClassVar[Mapping[str, OptionSpec]] = {}
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:

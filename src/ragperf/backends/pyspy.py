@@ -113,6 +113,7 @@ class PySpyBackend(Backend):
     """Stacks of every thread sampled from outside the worker by py-spy (needs ptrace)."""
 
     name = "py-spy"
+    servable = False
     summary = "all threads sampled from outside the process (speedscope); idle/I-O time included"
     options_spec: ClassVar[Mapping[str, OptionSpec]] = {
         "rate": OptionSpec(int, 250, "samples per second (py-spy --rate)"),

@@ -10,6 +10,7 @@ import typer
 import ragperf
 from ragperf.cli.backends import backends
 from ragperf.cli.common import err_console
+from ragperf.cli.compare import compare
 from ragperf.cli.diff import diff
 from ragperf.cli.leak import leak
 from ragperf.cli.load import load
@@ -35,6 +36,7 @@ app.command()(run)
 app.command()(validate)
 app.command()(backends)
 app.command()(diff)
+app.command()(compare)
 app.command()(leak)
 app.command()(load)
 app.command()(report)

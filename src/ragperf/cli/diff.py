@@ -18,7 +18,17 @@ from ragperf.outputs import check_output
 if TYPE_CHECKING:
     from ragperf.schema.diff import DiffReport
 
-__all__ = ["diff"]
+__all__ = [
+    "AlphaFlag",
+    "DiffFormat",
+    "FormatFlag",
+    "MinMsFlag",
+    "ThresholdFlag",
+    "checked_settings",
+    "diff",
+    "render",
+    "show_report",
+]
 
 # Piped output (CI logs) has no width of its own; rich's 80 columns would squeeze the table unreadable.
 PIPED_WIDTH = 140
@@ -32,6 +42,31 @@ class DiffFormat(str, enum.Enum):
     json = "json"
 
 
+ThresholdFlag = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--threshold",
+        "-t",
+        help="Smallest change that counts, on the p50 (default 5%); METRIC=PCT gates p95, p99 or mean too, "
+        "e.g. -t p95=10%. Repeatable.",
+    ),
+]
+MinMsFlag = Annotated[
+    float | None,
+    typer.Option(
+        "--min-ms",
+        help="Absolute floor: a stage's p50 must also move by more than this many ms to count as a "
+        "regression (default 0.25, or min_ms in the new run's [diff] config table; 0 turns it off), so "
+        "sub-millisecond stages are not flagged for jitter.",
+        show_default=False,
+    ),
+]
+AlphaFlag = Annotated[
+    float, typer.Option("--alpha", help="Significance level, Bonferroni-corrected over every check of the diff.")
+]
+FormatFlag = Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")]
+
+
 @user_errors
 def diff(
     baseline: Annotated[
@@ -41,48 +76,20 @@ def diff(
     new: Annotated[
         Path, typer.Argument(help="New file of the same kind to judge against the baseline.", show_default=False)
     ],
-    threshold: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--threshold",
-            "-t",
-            help="Smallest change that counts, on the p50 (default 5%); METRIC=PCT gates p95, p99 or mean too, "
-            "e.g. -t p95=10%. Repeatable.",
-        ),
-    ] = None,
-    min_ms: Annotated[
-        float | None,
-        typer.Option(
-            "--min-ms",
-            help="Absolute floor: a stage's p50 must also move by more than this many ms to count as a "
-            "regression (default 0.25, or min_ms in the new run's [diff] config table; 0 turns it off), so "
-            "sub-millisecond stages are not flagged for jitter.",
-            show_default=False,
-        ),
-    ] = None,
-    alpha: Annotated[
-        float,
-        typer.Option("--alpha", help="Significance level, Bonferroni-corrected over every check of the diff."),
-    ] = 0.05,
-    output_format: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.terminal,
+    threshold: ThresholdFlag = None,
+    min_ms: MinMsFlag = None,
+    alpha: AlphaFlag = 0.05,
+    output_format: FormatFlag = DiffFormat.terminal,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the diff to this file.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Compare runs of different pipelines anyway.")] = False,
 ) -> None:
     """Compare two runs (or two load tests): per-stage verdicts with confidence intervals; exit 1 on a regression."""
-    from ragperf.analysis.compare import parse_thresholds
     from ragperf.analysis.diff import diff_runs
     from ragperf.schema import load_run
 
     if output is not None:
         output = check_output(output, what="diff output", inputs=(baseline, new), special_ok=True)
-    try:
-        default, per_metric = parse_thresholds(threshold or [])
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="'--threshold'") from None
-    if not 0.0 < alpha < 1.0:
-        raise typer.BadParameter(f"{alpha} is not in (0, 1); e.g. --alpha 0.05", param_hint="'--alpha'")
-    if min_ms is not None and not (math.isfinite(min_ms) and min_ms >= 0):
-        raise typer.BadParameter(f"{min_ms} is not a duration >= 0 ms; e.g. --min-ms 1", param_hint="'--min-ms'")
+    default, per_metric = checked_settings(threshold, alpha, min_ms)
     report = diff_runs(
         load_run(baseline),
         load_run(new),
@@ -94,8 +101,29 @@ def diff(
         min_ms=min_ms,
         force=force,
     )
+    show_report(report, output_format, output)
+    raise typer.Exit(int(ExitCode.FAILED if report.regressions else ExitCode.OK))
+
+
+def checked_settings(threshold: list[str] | None, alpha: float, min_ms: float | None) -> tuple[float, dict[str, float]]:
+    """The thresholds parsed (default, per metric), once alpha and the floor are checked; a bad one is a usage error."""
+    from ragperf.analysis.compare import parse_thresholds
+
+    try:
+        default, per_metric = parse_thresholds(threshold or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--threshold'") from None
+    if not 0.0 < alpha < 1.0:
+        raise typer.BadParameter(f"{alpha} is not in (0, 1); e.g. --alpha 0.05", param_hint="'--alpha'")
+    if min_ms is not None and not (math.isfinite(min_ms) and min_ms >= 0):
+        raise typer.BadParameter(f"{min_ms} is not a duration >= 0 ms; e.g. --min-ms 1", param_hint="'--min-ms'")
+    return default, per_metric
+
+
+def show_report(report: DiffReport, output_format: DiffFormat, output: Path | None) -> None:
+    """Print the diff in the format asked for; with `output`, the terminal view here and the format in the file."""
     if output is None:
-        text = _render(report, output_format)
+        text = render(report, output_format)
         if text is None:
             _print_terminal(report)
         else:
@@ -105,12 +133,11 @@ def diff(
         _print_terminal(report)
         from ragperf.schema.io import atomic_write_text
 
-        atomic_write_text(output, _render(report, output_format) or _terminal_text(report))
+        atomic_write_text(output, render(report, output_format) or _terminal_text(report))
         err_console.print(f"Diff written to {output}", markup=False)
-    raise typer.Exit(int(ExitCode.FAILED if report.regressions else ExitCode.OK))
 
 
-def _render(report: DiffReport, output_format: DiffFormat) -> str | None:
+def render(report: DiffReport, output_format: DiffFormat) -> str | None:
     """The diff as text in a file format; None for the terminal view."""
     if output_format is DiffFormat.json:
         from ragperf.renderers.diff_json import render_diff_json

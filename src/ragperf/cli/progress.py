@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from ragperf.run.events import Event
 
-__all__ = ["RunProgress", "query_bar"]
+__all__ = ["CompareProgress", "RunProgress", "query_bar"]
 
 
 def query_bar(console: Console, label_width: int, *, eta: bool = True) -> Progress:
@@ -35,10 +35,14 @@ def query_bar(console: Console, label_width: int, *, eta: bool = True) -> Progre
 
 
 class RunProgress:
-    """Setup, warm-up and measured queries, with ETA and the last query's latency."""
+    """Setup, warm-up and measured queries, with ETA and the last query's latency.
 
-    def __init__(self, console: Console) -> None:
-        self._progress = query_bar(console, 10)
+    `shared` and `label`: the bars of one side of a compare, in the display both sides share.
+    """
+
+    def __init__(self, console: Console, *, shared: Progress | None = None, label: str = "") -> None:
+        self._progress = shared or query_bar(console, 10)
+        self._label = f"{label} " if label else ""
         self._warm: TaskID | None = None
         self._measured: TaskID | None = None
         self._failed = 0
@@ -58,17 +62,19 @@ class RunProgress:
         """Create the bars and start the display."""
         self._warmup = warmup
         self._progress.start()
-        self._warm = self._progress.add_task("setup", total=warmup or None, note="importing and setting up")
-        self._measured = self._progress.add_task("measured", total=measured, note="", start=False)
+        label = self._label
+        self._warm = self._progress.add_task(f"{label}setup", total=warmup or None, note="importing and setting up")
+        self._measured = self._progress.add_task(f"{label}measured", total=measured, note="", start=False)
 
     def event(self, event: Event) -> None:
         """Advance on each worker event."""
         if self._warm is None or self._measured is None:  # begin() has not run: nothing to show
             return
         if isinstance(event, Ready):
-            self._progress.update(self._warm, description="warm-up", note=f"setup took {event.setup_ms / 1000:.1f} s")
+            note = f"setup took {event.setup_ms / 1000:.1f} s"
+            self._progress.update(self._warm, description=f"{self._label}warm-up", note=note)
         elif isinstance(event, Warmup):
-            self._progress.update(self._warm, description="warm-up", advance=1)
+            self._progress.update(self._warm, description=f"{self._label}warm-up", advance=1)
         elif isinstance(event, QueryBatch):
             if not self._started:
                 self._started = True
@@ -79,3 +85,18 @@ class RunProgress:
             self._progress.update(self._measured, advance=event.n, note=f"last {event.last_ms:.0f} ms{failed}")
         elif isinstance(event, Teardown):
             self._progress.update(self._measured, note="tearing down")
+
+
+class CompareProgress:
+    """Both sides of a compare, each with its setup and measured bars, in one display."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = query_bar(console, 17)
+        self.sides = {side: RunProgress(console, shared=self._progress, label=side) for side in ("baseline", "new")}
+
+    def __enter__(self) -> CompareProgress:
+        return self
+
+    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
+        if self._progress.live.is_started:
+            self._progress.stop()

@@ -135,8 +135,13 @@ def correction(report: DiffReport) -> str:
 
 def method(report: DiffReport) -> str:
     """How the verdicts were reached, in one sentence."""
-    histograms = any(p.evidence.samples == "histogram" for g in report.groups for p in g.paths)
-    test = "Mann-Whitney on the steps' histograms" if histograms else "Mann-Whitney"
+    samples = {p.evidence.samples for g in report.groups for p in g.paths}
+    if "blocks" in samples:
+        test = "signed-rank test on interleaved block pairs"
+    elif "histogram" in samples:
+        test = "Mann-Whitney on the steps' histograms"
+    else:
+        test = "Mann-Whitney"
     floor = f" and {report.min_ms:g} ms" if report.min_ms > 0 else ""
     gated = "".join(f"; {k} gated at {v:.0%}" for k, v in report.metric_thresholds.items())
     rates = (
@@ -212,7 +217,12 @@ def path_notes(group: DiffGroup, report: DiffReport) -> list[str]:
     for path in group.paths:
         name = "pipeline total" if path is group.total else path.path
         evidence = path.evidence
-        if path.verdict == "too_few":
+        if path.verdict == "too_few" and evidence.kind == "paired":
+            notes.append(
+                f"{name}: too few block pairs to tell ({evidence.pairs or 0}); a compare needs at least "
+                f"{MIN_SAMPLES} for any verdict: raise -n or lower --block"
+            )
+        elif path.verdict == "too_few":
             notes.append(
                 f"{name}: too few queries to tell ({path.n_old} vs {path.n_new}); "
                 f"each run needs at least {MIN_SAMPLES} for any verdict, and hundreds to tell a few percent"
@@ -229,6 +239,8 @@ def path_notes(group: DiffGroup, report: DiffReport) -> list[str]:
                 if evidence.queries_needed is not None
                 else ""
             )
+            if evidence.blocks_needed is not None:
+                need += f" ({evidence.blocks_needed} block pairs; {evidence.pairs} were run)"
             also = "".join(
                 f"; {m.metric}: too few queries beyond it to test"
                 if m.verdict == "too_few"

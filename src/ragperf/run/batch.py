@@ -70,6 +70,11 @@ class BatchWriter:
         self._metrics: dict[tuple[str, str], array[float]] = {}
         self._failures: list[QueryFailure] = []
 
+    @property
+    def measured(self) -> int:
+        """Queries added so far, flushed or not."""
+        return self._first + self._rows
+
     def add(
         self,
         query_ref: int,

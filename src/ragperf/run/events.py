@@ -5,7 +5,8 @@ line once into the same records and never reads a dict by key. The order of a ru
 `Ready` (setup done), `Warmup` per warm-up query, `Measuring`, then the measured queries in
 `QueryBatch`es (with memory on, a `MemoryReading` per query), then `Teardown`, and `End` last.
 `Note`, `RunWarning` and the memory records may come in between; `Fatal` replaces the rest when
-the worker cannot run at all.
+the worker cannot run at all. A served worker (`ragperf compare`) ends each block its parent asked
+for with a `BlockDone`, after that block's last `QueryBatch`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, TypeAlias
 
 __all__ = [
+    "BlockDone",
     "End",
     "Event",
     "Fatal",
@@ -149,6 +151,16 @@ class QueryBatch(_Record):
 
 
 @dataclass(frozen=True, slots=True)
+class BlockDone(_Record):
+    """A served worker measured block `block`: `n` queries from measured index `first`, all flushed before this."""
+
+    kind: ClassVar[str] = "block_done"
+    block: int
+    first: int
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
 class Note(_Record):
     """A line the pipeline added with `ragperf.note()`."""
 
@@ -277,6 +289,7 @@ Event: TypeAlias = (
     | Warmup
     | Measuring
     | QueryBatch
+    | BlockDone
     | SpanPaths
     | Note
     | RunWarning
@@ -296,6 +309,7 @@ _KINDS: dict[str, type[_Record]] = {
         Warmup,
         Measuring,
         QueryBatch,
+        BlockDone,
         SpanPaths,
         Note,
         RunWarning,

@@ -20,7 +20,7 @@ from ragperf.backends.registry import load_backend
 from ragperf.environment import load_average, now_iso
 from ragperf.errors import ExitCode, RagperfError
 from ragperf.interrupts import SignalLatch
-from ragperf.outputs import RunOutput, default_run_file
+from ragperf.outputs import ARTIFACTS_SUFFIX, RunOutput, default_run_file
 from ragperf.queries import Query, load_queries, locate_queries
 from ragperf.run.assemble import RunContext, build_run_file, pending_profile_warning
 from ragperf.run.spec import WorkerSpec
@@ -28,19 +28,33 @@ from ragperf.run.supervisor import Limits, supervise
 from ragperf.schema.io import atomic_write_text, save_run
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     from ragperf.backends.base import Backend
+    from ragperf.backends.registry import BackendEntry
     from ragperf.config import Config
     from ragperf.memory.settings import LeakSettings
     from ragperf.run.events import Event
-    from ragperf.run.supervisor import Progress
+    from ragperf.run.supervisor import Progress, Supervised
     from ragperf.schema.run import RunFile
 
-__all__ = ["RunOutcome", "RunRequest", "execute"]
+__all__ = [
+    "Prepared",
+    "RunOutcome",
+    "RunRequest",
+    "Silent",
+    "execute",
+    "finalise",
+    "limits_of",
+    "load_request_queries",
+    "prepare",
+]
 
 
-class _Silent:
+class Silent:
+    """A display that shows nothing."""
+
     def begin(self, warmup: int, measured: int) -> None:
         pass
 
@@ -80,78 +94,122 @@ class RunOutcome:
 
 def execute(request: RunRequest, progress: Progress | None = None) -> RunOutcome:
     """Run the pipeline in a worker and write the run file; raise RagperfError on user mistakes."""
-    progress = progress or _Silent()
+    progress = progress or Silent()
     config = request.config
     config_dir = request.config_path.parent.resolve()
-    queries = _queries(request, config_dir)
+    queries = load_request_queries(request, config_dir)
     backend, entry = load_backend(request.backend, request.backend_options)
     backend.check_available()
     label = request.label or ("leak" if request.leak is not None else request.backend)
     given = request.output or default_run_file(config.pipeline.name, label, request.stamp)
     with RunOutput(given, unique=request.output is None) as output:
-        artifacts = output.artifacts.resolve()
-        stream_path, spec_path = artifacts / "stream.jsonl", artifacts / "spec.json"
-        spec = WorkerSpec(
-            config=config,
-            config_dir=str(config_dir),
-            queries=tuple(queries),
-            warmup=request.warmup,
-            measured=request.measured,
-            fail_fast=request.fail_fast,
-            backend=request.backend,
-            backend_options=backend.options,
-            backend_wraps=backend.placement == "wrapper",
-            artifacts=str(artifacts),
-            parent_pid=os.getpid(),
-            memory=request.memory,
-            cpu_time=request.cpu_time or request.config.run.cpu_time,
-            leak=request.leak,
-        )
-        atomic_write_text(spec_path, spec.model_dump_json())
-        command = backend.wrap_command(
-            [sys.executable, "-m", "ragperf.run.worker", str(spec_path), str(stream_path)], artifacts
-        )
-        limits = Limits(
-            setup_s=config.run.setup_timeout_s,
-            query_s=config.run.query_timeout_s,
-            teardown_s=config.run.teardown_timeout_s,
-        )
-        started_at, load_start = now_iso(), load_average()
+        prepared = prepare(request, queries, backend, entry, output.artifacts.resolve())
         progress.begin(request.warmup, request.measured)
-        supervised = supervise(command, stream_path, artifacts / "worker.log", config_dir, progress, limits)
-        context = RunContext(
-            config=config,
-            config_path=request.config_path,
-            config_dir=config_dir,
-            queries=queries,
-            warmup=request.warmup,
-            requested=request.measured,
-            backend=backend,
-            entry=entry,
-            started_at=started_at,
-            load_start=load_start,
-            log_path=artifacts / "worker.log",
-            leak=request.leak,
+        supervised = supervise(
+            prepared.command,
+            prepared.stream_path,
+            prepared.context.log_path,
+            config_dir,
+            progress,
+            limits_of(config),
         )
-        # A second Ctrl-C while the measurements are written must not lose them: it is counted, not raised.
-        with SignalLatch() as latch:
-            run, code = build_run_file(context, supervised, pending_profile=backend.produces_profile)
-            save_run(run, output.path)
-        if latch.signum is not None and code < ExitCode.HANGUP:
-            code = 128 + latch.signum
-        collected = BackendOutput()
-        if backend.produces_profile:
-            collected = _collect(backend, artifacts, run)
-            run = run.model_copy(
-                update={
-                    "hotspots": tuple(collected.hotspots),
-                    "artifacts": tuple(collected.artifacts),
-                    "warnings": tuple(w for w in run.warnings if w != pending_profile_warning(backend.name))
-                    + tuple(collected.warnings),
-                }
-            )
-            save_run(run, output.path)
-    return RunOutcome(run=run, path=output.path, exit_code=code, backend_output=collected)
+        return finalise(prepared, supervised, output.path)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A worker ready to start: its command, its stream, and what the parent knew before it started."""
+
+    command: list[str]
+    stream_path: Path
+    context: RunContext
+
+
+def prepare(
+    request: RunRequest,
+    queries: Sequence[Query],
+    backend: Backend,
+    entry: BackendEntry,
+    artifacts: Path,
+    *,
+    python: str | None = None,
+    served: bool = False,
+) -> Prepared:
+    """Write the worker's spec into `artifacts`; the command that runs it (`python`: another interpreter)."""
+    config = request.config
+    config_dir = request.config_path.parent.resolve()
+    stream_path, spec_path = artifacts / "stream.jsonl", artifacts / "spec.json"
+    spec = WorkerSpec(
+        config=config,
+        config_dir=str(config_dir),
+        queries=tuple(queries),
+        warmup=request.warmup,
+        measured=request.measured,
+        fail_fast=request.fail_fast,
+        backend=request.backend,
+        backend_options=backend.options,
+        backend_wraps=backend.placement == "wrapper",
+        artifacts=str(artifacts),
+        parent_pid=os.getpid(),
+        memory=request.memory,
+        cpu_time=request.cpu_time or request.config.run.cpu_time,
+        leak=request.leak,
+        served=served,
+    )
+    atomic_write_text(spec_path, spec.model_dump_json())
+    command = backend.wrap_command(
+        [python or sys.executable, "-m", "ragperf.run.worker", str(spec_path), str(stream_path)], artifacts
+    )
+    context = RunContext(
+        config=config,
+        config_path=request.config_path,
+        config_dir=config_dir,
+        queries=queries,
+        warmup=request.warmup,
+        requested=request.measured,
+        backend=backend,
+        entry=entry,
+        started_at=now_iso(),
+        load_start=load_average(),
+        log_path=artifacts / "worker.log",
+        leak=request.leak,
+    )
+    return Prepared(command=command, stream_path=stream_path, context=context)
+
+
+def limits_of(config: Config) -> Limits:
+    """The phase limits the config's [run] table sets."""
+    run = config.run
+    return Limits(setup_s=run.setup_timeout_s, query_s=run.query_timeout_s, teardown_s=run.teardown_timeout_s)
+
+
+def finalise(
+    prepared: Prepared, supervised: Supervised, path: Path, update: Mapping[str, Any] | None = None
+) -> RunOutcome:
+    """Write the run file from the stream (with `update`'s fields), then again with the profile collected."""
+    context = prepared.context
+    backend = context.backend
+    # A second Ctrl-C while the measurements are written must not lose them: it is counted, not raised.
+    with SignalLatch() as latch:
+        run, code = build_run_file(context, supervised, pending_profile=backend.produces_profile)
+        if update:
+            run = run.model_copy(update=dict(update))
+        save_run(run, path)
+    if latch.signum is not None and code < ExitCode.HANGUP:
+        code = 128 + latch.signum
+    collected = BackendOutput()
+    if backend.produces_profile:
+        collected = _collect(backend, path.with_name(path.stem + ARTIFACTS_SUFFIX), run)
+        run = run.model_copy(
+            update={
+                "hotspots": tuple(collected.hotspots),
+                "artifacts": tuple(collected.artifacts),
+                "warnings": tuple(w for w in run.warnings if w != pending_profile_warning(backend.name))
+                + tuple(collected.warnings),
+            }
+        )
+        save_run(run, path)
+    return RunOutcome(run=run, path=path, exit_code=code, backend_output=collected)
 
 
 def _collect(backend: Backend, artifacts: Path, run: RunFile) -> BackendOutput:
@@ -165,7 +223,8 @@ def _collect(backend: Backend, artifacts: Path, run: RunFile) -> BackendOutput:
         return BackendOutput(warnings=[msg])
 
 
-def _queries(request: RunRequest, config_dir: Path) -> list[Query]:
+def load_request_queries(request: RunRequest, config_dir: Path) -> list[Query]:
+    """The queries the request runs: its one --query text, or the config's query file."""
     if request.query_text is not None:
         return [Query("q0000", request.query_text)]
     spec = request.config.pipeline.queries

@@ -30,3 +30,6 @@ class WorkerSpec(BaseModel):
     memory: bool = False  # per-stage RSS/heap/peak readings (ragperf.memory)
     cpu_time: bool = False  # each stage call's thread CPU time beside its wall time
     leak: LeakSettings | None = None  # leak mode: gc between queries, then allocation-site snapshots
+    # Served (`ragperf compare`): after warm-up the worker measures the blocks its parent asks for on stdin
+    # (`ragperf.run.served`) instead of `measured` queries in a row; `measured` is then the planned total.
+    served: bool = False

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from ragperf.interrupts import SignalLatch
-from ragperf.run.events import End, Measuring, QueryBatch, Ready, Teardown, Warmup
+from ragperf.run.events import BlockDone, End, Measuring, QueryBatch, Ready, Teardown, Warmup
 from ragperf.run.stream import StreamFollower
 from ragperf.run.table import TableBuilder
 
@@ -27,9 +27,9 @@ if TYPE_CHECKING:
 
     from ragperf.run.events import Event
 
-__all__ = ["Limits", "Progress", "Supervised", "supervise"]
+__all__ = ["POLL_S", "Limits", "Progress", "Supervised", "Worker", "supervise"]
 
-_POLL_S = 0.1
+POLL_S = 0.1
 _INTERRUPT_GRACE_S = 15.0  # Ctrl-C: an interactive user can press it again to cut this short
 _TERMINATE_GRACE_S = 5.0  # SIGTERM/SIGHUP: container stops allow ~10 s before SIGKILL
 _SECOND_SIGINT_S = 1.0  # a timed-out query is aborted by a second SIGINT after this
@@ -79,11 +79,13 @@ class _Phase:
         self.name = "setup"
         self.since = started
 
-    def saw(self, event: Event, now: float) -> None:
+    def saw(self, event: Event, now: float, *, served: bool = False) -> None:
         if isinstance(event, Ready):
             self.name = "warm-up"
         elif isinstance(event, Measuring):
-            self.name = "measuring"
+            self.name = "idle" if served else "measuring"  # a served worker waits for its first block
+        elif isinstance(event, BlockDone):
+            self.name = "idle"
         elif isinstance(event, Teardown):
             self.name = "teardown"
         elif isinstance(event, End):
@@ -92,8 +94,14 @@ class _Phase:
             return  # notes and memory readings do not restart a phase's clock
         self.since = now
 
+    def commanded(self, now: float) -> None:
+        """A served worker was asked for a block: its queries are timed from now."""
+        self.name, self.since = "measuring", now
+
     def expired(self, now: float) -> str | None:
         """Why the current phase has run out of time, or None."""
+        if self.name == "idle":  # a served worker waiting for its next block: the parent's pace, not a hang
+            return None
         limits = self._limits
         limit, what = {
             "setup": (limits.setup_s, "setup did not finish within {s:g} s (run.setup_timeout_s)"),
@@ -141,55 +149,130 @@ class _Stopper:
             os.killpg(self._process.pid, signal.SIGKILL)
 
 
+class Worker:
+    """One worker process under supervision: started, followed, limited, stopped, and always reaped.
+
+    `supervise` drives one to its end; `ragperf.run.interleave` drives two served ones side by side. A
+    served worker reads its commands on stdin (`send`); between blocks it is idle, which no limit times.
+    """
+
+    def __init__(
+        self,
+        command: list[str],
+        stream_path: Path,
+        log_path: Path,
+        cwd: Path,
+        progress: Progress,
+        limits: Limits,
+        *,
+        served: bool = False,
+    ) -> None:
+        self._follower = StreamFollower(stream_path)
+        self._progress = progress
+        self._served = served
+        self._log = log_path.open("w", encoding="utf-8")
+        try:
+            self._process = subprocess.Popen(  # noqa: S603 - our own worker module, run by a checked interpreter
+                command,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.PIPE if served else subprocess.DEVNULL,
+                cwd=cwd,
+                start_new_session=True,
+            )
+        except BaseException:
+            self._log.close()
+            raise
+        self._stopper = _Stopper(self._process)
+        self._phase = _Phase(limits, time.monotonic())
+        self.result = Supervised(returncode=0)
+
+    @property
+    def running(self) -> bool:
+        """The process has not exited yet."""
+        return self._process.poll() is None
+
+    def follow(self) -> list[Event]:
+        """Take in the events appended since the last call; return them (the batches are in `result.table`)."""
+        now = time.monotonic()
+        events = self._follower.poll()
+        for event in events:
+            if isinstance(event, QueryBatch):
+                self.result.table.add(event)  # decoded now: a million queries are arrays, not lines kept
+            else:
+                self.result.events.append(event)
+            self._phase.saw(event, now, served=self._served)
+            self._progress.event(event)
+        return events
+
+    def check(self, now: float, *, stopping: bool) -> None:
+        """Enforce the phase limits (not while a stop is under way) and the stop's escalation."""
+        result = self.result
+        if result.timeout is None and not stopping:
+            result.timeout = self._phase.expired(now)
+            if result.timeout is not None:
+                result.timeout_phase = self._phase.name
+                if self._phase.name == "exit":
+                    self._stopper.kill_group()  # everything is written; nothing left to finish
+                else:
+                    self.close_input()
+                    self._stopper.ask(now, _TERMINATE_GRACE_S, twice=self._phase.name in {"warm-up", "measuring"})
+        self._stopper.tick(now)
+
+    def send(self, line: str) -> bool:
+        """Give a served worker one command; False when it can no longer read (it has exited)."""
+        stdin = self._process.stdin
+        if stdin is None or stdin.closed:
+            return False
+        try:
+            stdin.write(line.encode())
+            stdin.flush()
+        except (BrokenPipeError, ValueError):
+            return False
+        self._phase.commanded(time.monotonic())
+        return True
+
+    def close_input(self) -> None:
+        """End a served worker's blocks: at the end of its stdin it finishes the query in flight and tears down."""
+        stdin = self._process.stdin
+        if stdin is not None and not stdin.closed:
+            with contextlib.suppress(OSError):
+                stdin.close()
+
+    def on_signal(self, signum: int, count: int) -> None:
+        """A stop signal the parent received: forwarded (with a grace) the first time, a kill after that."""
+        if count == 1:
+            self.close_input()
+            grace = _INTERRUPT_GRACE_S if signum == signal.SIGINT else _TERMINATE_GRACE_S
+            self._stopper.ask(time.monotonic(), grace)
+        else:
+            self._stopper.kill_group()
+
+    def finish(self, signum: int | None) -> Supervised:
+        """Kill whatever the worker left running, reap it, read its last events; return what happened."""
+        self.close_input()
+        self._stopper.kill_group()
+        self._process.wait()
+        self._log.close()
+        self.follow()
+        self.result.returncode = self._process.returncode
+        self.result.signum = signum
+        return self.result
+
+
 def supervise(
     command: list[str], stream_path: Path, log_path: Path, cwd: Path, progress: Progress, limits: Limits
 ) -> Supervised:
     """Run the worker to its end, following its stream; return its events and what stopped it."""
-    follower = StreamFollower(stream_path)
-    with log_path.open("w", encoding="utf-8") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own worker module, run by this interpreter
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd, start_new_session=True
-        )
-        stopper = _Stopper(process)
-        result = Supervised(returncode=0)
-        phase = _Phase(limits, time.monotonic())
-
-        def on_signal(signum: int, count: int) -> None:
-            if count == 1:
-                grace = _INTERRUPT_GRACE_S if signum == signal.SIGINT else _TERMINATE_GRACE_S
-                stopper.ask(time.monotonic(), grace)
-            else:
-                stopper.kill_group()
-
-        def follow() -> None:
-            now = time.monotonic()
-            for event in follower.poll():
-                if isinstance(event, QueryBatch):
-                    result.table.add(event)  # decoded now: a million queries are arrays, not lines kept
-                else:
-                    result.events.append(event)
-                phase.saw(event, now)
-                progress.event(event)
-
-        try:
-            with SignalLatch(on_signal) as latch:
-                while process.poll() is None:
-                    time.sleep(_POLL_S)
-                    follow()
-                    now = time.monotonic()
-                    if result.timeout is None and latch.count == 0:
-                        result.timeout = phase.expired(now)
-                        if result.timeout is not None:
-                            result.timeout_phase = phase.name
-                            if phase.name == "exit":
-                                stopper.kill_group()  # everything is written; nothing left to finish
-                            else:
-                                stopper.ask(now, _TERMINATE_GRACE_S, twice=phase.name in {"warm-up", "measuring"})
-                    stopper.tick(now)
-                result.signum = latch.signum
-        finally:
-            stopper.kill_group()  # whatever the worker left running goes with it
-            process.wait()
-        follow()
-    result.returncode = process.returncode
+    worker = Worker(command, stream_path, log_path, cwd, progress, limits)
+    signum: int | None = None
+    try:
+        with SignalLatch(worker.on_signal) as latch:
+            while worker.running:
+                time.sleep(POLL_S)
+                worker.follow()
+                worker.check(time.monotonic(), stopping=latch.count > 0)
+            signum = latch.signum
+    finally:
+        result = worker.finish(signum)
     return result

@@ -13,6 +13,7 @@ a second one aborts it.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import sys
@@ -44,11 +45,13 @@ from ragperf.run.events import (
     Warmup,
 )
 from ragperf.run.machine import usage_now
+from ragperf.run.served import served_positions
 from ragperf.run.spec import WorkerSpec
 from ragperf.run.stream import Stream
 from ragperf.state import State
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from types import FrameType
 
     from ragperf.backends.base import Backend
@@ -231,15 +234,23 @@ def _measure(
     recorder = executor.recorder
     batch = BatchWriter(stream, recorder.kinds)
     queries, n_queries = spec.queries, len(spec.queries)
+    if spec.served:
+        positions: Iterator[int] = served_positions(sys.stdin, stream, batch.flush, n_queries)
+    else:
+        # A C iterator, not a generator expression: a generator frame under the loop made py-spy lose the
+        # stage frames of ~10% of its samples (tests/integration/test_thread_waits.py).
+        positions = itertools.islice(itertools.cycle(range(n_queries)), spec.measured)
     packages = imported_distributions(before)  # after warm-up: lazy imports of first calls are in
     backend.start(artifacts)
     stream.emit(Measuring(packages=packages))
+    # Served: a stop signal while waiting for the next block must not abort a phase that has measured
+    # queries; the parent closes stdin as it stops, which ends the wait.
     stop.measuring = True
     try:
-        for index in range(spec.measured):
+        for index, position in enumerate(positions):
             if stop.requested:
                 return False, stop.reason()
-            item = queries[index % n_queries]
+            item = queries[position]
             failure = None
             used = usage_now()
             start = perf_counter_ns()
@@ -253,9 +264,7 @@ def _measure(
                 total_ns -= memory.after_query(index, item.id, stream)
             usage = (-1, -1) if used is None or after is None else (after[0] - used[0], after[1] - used[1])
             cpu = None if recorder.cpu is None else recorder.drain_cpu()
-            batch.add(
-                index % n_queries, total_ns, recorder.drain(), failure, item.id, start - recorder.origin_ns, usage, cpu
-            )
+            batch.add(position, total_ns, recorder.drain(), failure, item.id, start - recorder.origin_ns, usage, cpu)
             if failure is not None and spec.fail_fast:
                 return False, f"stopped by --fail-fast at query {index} (stage '{failure.stage}' raised)"
     except KeyboardInterrupt:
@@ -264,7 +273,11 @@ def _measure(
         stop.measuring = False
         batch.flush()
         backend.stop()
-    return (False, stop.reason()) if stop.requested else (True, None)
+    if stop.requested:
+        return False, stop.reason()
+    if spec.served and batch.measured < spec.measured:
+        return False, f"the parent ended the blocks after {batch.measured} of {spec.measured} queries"
+    return True, None
 
 
 def _failure(index: int, failed: StageFailed) -> QueryFailure:

@@ -3,11 +3,11 @@
 A diff is **groups of compared paths**. A run diff is one group (its stages, the pipeline total, and the
 hotspot, memory and failed-query sections of the run); a load diff is one group per offered rate both
 files ran (each with its throughput figures), plus the capacity each file found. Every compared path
-(`PathDiff`) carries its `evidence`: how the change was estimated and tested. Today that is always
-`kind: "independent"` (two independent samples, Mann-Whitney U and the Hodges-Lehmann shift, from
-per-query records or from a load step's histograms); a paired comparison of interleaved blocks is meant
-to be another kind of evidence with the same fields, so readers of `shift`, `shift_ci`, `p_adjusted`
-and `verdict` need not change.
+(`PathDiff`) carries its `evidence`: how the change was estimated and tested. `kind: "independent"`:
+two independent samples, Mann-Whitney U and the Hodges-Lehmann shift, from per-query records or from a
+load step's histograms. `kind: "paired"`: the two run files of one `ragperf compare`, paired by block
+(the signed-rank test on the log ratios of block medians); the same fields, so readers of `shift`,
+`shift_ci`, `p_adjusted` and `verdict` need not change.
 
 One Bonferroni family covers every check of every group: `family` = (paths tested) x (1 + gated
 metrics) + (throughput figures tested), so comparing more rates does not raise the chance of a false
@@ -92,11 +92,14 @@ class MetricDelta(_Model):
 class Evidence(_Model):
     """How a path's change was estimated and tested; the fields every kind of evidence gives."""
 
-    kind: Literal["independent"] = Field(
-        default="independent", description="two independent samples: Mann-Whitney U and the Hodges-Lehmann shift"
+    kind: Literal["independent", "paired"] = Field(
+        default="independent",
+        description="independent: two samples, Mann-Whitney U and the Hodges-Lehmann shift; paired: the block pairs "
+        "of a compare, the signed-rank test and the Hodges-Lehmann shift of the log ratios of block medians",
     )
-    samples: Literal["queries", "histogram"] = Field(
-        description="per-query durations, or a load step's histogram (each query at its bucket's midpoint)"
+    samples: Literal["queries", "histogram", "blocks"] = Field(
+        description="per-query durations, a load step's histogram (each query at its bucket's midpoint), or "
+        "per-block medians (paired)"
     )
     shift: float | None = Field(description="relative shift of new vs old (Hodges-Lehmann)")
     shift_ci: tuple[float | None, float | None] | None = Field(description="null ends: unattainable at this n")
@@ -105,6 +108,10 @@ class Evidence(_Model):
     p_adjusted: float | None = Field(description="Bonferroni over the diff's whole family")
     min_detectable: float | None = Field(description="shift these sample sizes detect with 80% power")
     queries_needed: int | None = Field(description="queries per run that would settle an inconclusive verdict")
+    pairs: int | None = Field(default=None, description="paired: the block pairs the shift was estimated from")
+    blocks_needed: int | None = Field(
+        default=None, description="paired: block pairs that would settle an inconclusive verdict"
+    )
 
 
 class PathDiff(_Model):

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ragperf.schema.compare import CompareSide
 from ragperf.schema.load import LoadReport
 from ragperf.schema.machine import MachineLoad
 from ragperf.schema.memory import LeakReport, MemoryReport
@@ -227,6 +228,7 @@ class RunFileBase(_Model):
     machine: MachineLoad | None = None  # what the machine was doing while the queries were measured
     memory: MemoryReport | None = None  # `ragperf run --memory`, and every leak file
     leak: LeakReport | None = None  # kind="leak": `ragperf leak`
+    compare: CompareSide | None = None  # one side of a `ragperf compare`: its blocks, paired with the other side's
 
 
 class RunFile(RunFileBase):

@@ -1,0 +1,142 @@
+"""Compare two interleaved runs block pair by block pair (`ragperf compare`): the paired kind of evidence.
+
+Block b of each side ran the same queries, one side right after the other, so whatever the machine was
+doing then (a neighbour's job, a frequency change, a cache gone cold) weighed on both alike. Per path
+and block the statistic is the block's median (robust to one GC pause in a block); per block pair the
+difference is log(new median / old median). Drift over the run moves both medians of a pair together and
+cancels in the difference; what is left is the change plus the noise within a pair.
+
+* ``shift`` = exp(one-sample Hodges-Lehmann estimate of the differences) - 1: the median of their Walsh
+  averages, the estimate matching the signed-rank test.
+* ``shift_ci``: the distribution-free interval inverting the Wilcoxon signed-rank test (order statistics
+  of the Walsh averages; the null distribution counted exactly up to 60 pairs), at the family's level.
+* ``p_value``: the two-sided signed-rank test; ``p_adjusted`` Bonferroni over the diff's family.
+
+The verdict is `compare.decide`'s rule with the shift as the change: significant at the family's level,
+and beyond the relative threshold and the absolute floor (`effective_threshold`, on the baseline's p50).
+Fewer than 5 pairs is ``too_few``; an interval still unattainable, or too wide, is ``inconclusive`` with
+the block pairs that would settle it (``blocks_needed``; ``queries_needed`` = that times the block size).
+Gated tail metrics (p95=...) are judged as `ragperf diff` judges them, on all queries of each side.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ragperf.analysis.compare import (
+    MIN_SAMPLES,
+    SEVERITY,
+    Z_POWER,
+    Plan,
+    StageComparison,
+    check_min_ms,
+    decide,
+    durations,
+    effective_threshold,
+    metric_changes,
+    samples_needed,
+    too_few,
+)
+from ragperf.analysis.family import Family
+from ragperf.analysis.metric_ci import statistic
+from ragperf.analysis.ranks import MAX_WALSH, signed_rank, signed_rank_pairs_needed, signed_rank_shift
+from ragperf.analysis.thresholds import split_thresholds
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    import numpy.typing as npt
+
+    from ragperf.analysis.compare import Verdict
+
+    FloatArray = npt.NDArray[np.float64]
+
+__all__ = ["block_log_ratios", "compare_paired_stages"]
+
+_FLOOR_MS = 1e-6  # as compare.py: a 0 ms median (timer resolution) must not make log() blow up
+
+
+def compare_paired_stages(
+    old: Mapping[str, Sequence[FloatArray]],
+    new: Mapping[str, Sequence[FloatArray]],
+    *,
+    family: int,
+    block_size: int,
+    threshold: float,
+    alpha: float,
+    metric_thresholds: Mapping[str, float] | None = None,
+    min_ms: float,
+    seed: int = 0,
+) -> list[StageComparison]:
+    """Every path in both (in `old`'s order): `old[path][i]` and `new[path][i]` are the durations of pair i."""
+    shift_threshold, gated = split_thresholds(threshold, metric_thresholds)
+    plan = Plan(shift_threshold, gated, Family(alpha, family), check_min_ms(min_ms), seed)
+    return [_compare(name, old[name], new[name], plan, block_size) for name in old if name in new]
+
+
+def block_log_ratios(old: Sequence[FloatArray], new: Sequence[FloatArray]) -> FloatArray:
+    """log(new block median / old block median) of each pair where both blocks have a sample of the path."""
+    kept = [(a, b) for a, b in zip(old, new, strict=True) if a.size and b.size]
+    if not kept:
+        return np.zeros(0)
+    old_median = np.maximum([np.median(a) for a, _ in kept], _FLOOR_MS)
+    new_median = np.maximum([np.median(b) for _, b in kept], _FLOOR_MS)
+    ratios: FloatArray = np.log(new_median) - np.log(old_median)
+    return ratios
+
+
+def _coarsened(d: FloatArray) -> FloatArray:
+    """Consecutive pairs averaged into at most MAX_WALSH groups (a paired comparison of 15,000 blocks)."""
+    if d.size <= MAX_WALSH:
+        return d
+    groups = math.ceil(d.size / math.ceil(d.size / MAX_WALSH))
+    return np.array([chunk.mean() for chunk in np.array_split(d, groups)])
+
+
+def _compare(
+    name: str, old: Sequence[FloatArray], new: Sequence[FloatArray], plan: Plan, block_size: int
+) -> StageComparison:
+    a = durations(np.concatenate(old) if old else np.zeros(0), name, "old")
+    b = durations(np.concatenate(new) if new else np.zeros(0), name, "new")
+    d = block_log_ratios(old, new)
+    if d.size < MIN_SAMPLES:
+        return too_few(name, a, b, plan, pairs=int(d.size))
+    family = plan.family
+    p_value = signed_rank(d)
+    p_adjusted = family.adjust(p_value)
+    estimate = signed_rank_shift(_coarsened(d), family.level_alpha, family.z_crit)
+    shift, shift_ci = math.expm1(estimate.est), (math.expm1(estimate.lo), math.expm1(estimate.hi))
+    threshold = effective_threshold(plan.shift_threshold, plan.min_ms, statistic(a, "p50"))
+    significant = p_adjusted < family.alpha and shift != 0
+    verdicts: list[Verdict] = [decide(shift, shift_ci, significant=significant, threshold=threshold)]
+    blocks_needed = None
+    needed: list[int | None] = []
+    if verdicts[0] == "inconclusive":
+        more = samples_needed(estimate, d.size, family.z_crit, threshold)
+        blocks_needed = max(more or 0, signed_rank_pairs_needed(family.level_alpha, family.z_crit), d.size + 1)
+        needed.append(blocks_needed * block_size)
+    changes = metric_changes(name, a, b, plan, verdicts, needed)
+    verdict = next(v for v in SEVERITY if v in verdicts)
+    known = [q for q in needed if q is not None]
+    min_detectable = math.expm1((family.z_crit + Z_POWER) * estimate.se)
+    return StageComparison(
+        name=name,
+        n_old=int(a.size),
+        n_new=int(b.size),
+        metrics=changes,
+        shift=shift,
+        shift_ci=shift_ci,
+        ci_level=1.0 - family.level_alpha,
+        p_value=p_value,
+        p_adjusted=p_adjusted,
+        verdict=verdict,
+        threshold=threshold,
+        min_detectable=min_detectable if math.isfinite(min_detectable) else None,
+        queries_needed=max(known) if verdict == "inconclusive" and known else None,
+        kind="paired",
+        pairs=int(d.size),
+        blocks_needed=blocks_needed if verdict == "inconclusive" else None,
+    )
