@@ -7,7 +7,7 @@ import gc
 from typing import TYPE_CHECKING, Any
 
 from ragperf.memory.probe import StageProbe
-from ragperf.memory.readings import MemoryReader
+from ragperf.memory.readings import MemoryReader, return_freed_memory
 from ragperf.pipeline import StageFailed
 from ragperf.run.events import LeakSites, MemoryBaseline, MemoryReading, SiteRecord, StageReading
 from ragperf.state import State
@@ -32,6 +32,8 @@ class MemorySession:
     """
 
     def __init__(self, leak: LeakSettings | None) -> None:
+        # Before the pipeline allocates anything, so each large block it frees leaves RSS again.
+        self.returns_freed = return_freed_memory()
         self.reader = MemoryReader()
         self.rss_start = self.reader.rss()
         self.probe = StageProbe(self.reader)
@@ -53,8 +55,15 @@ class MemorySession:
                 rss_source="/proc/self/statm" if self.rss_start is not None else None,
                 heap_source=reader.heap_source,
                 peak_source="reset high-water mark" if reader.peak_resets else "larger of before/after",
+                working_source=self._working_source(),
             )
         )
+
+    def _working_source(self) -> str:
+        if not self.reader.peak_resets:
+            return "the larger rise of RSS or heap from a stage's start to its end (no resettable high-water mark here)"
+        freed = "glibc returning freed blocks of 256 KiB+" if self.returns_freed else "the allocator's own reuse"
+        return f"rise of the resident high-water mark, reset at each stage ({freed}), at least the heap's rise"
 
     def after_query(self, index: int, item_id: str, stream: Stream) -> int:
         """Write this query's readings; return the probe's own time (ns) to leave out of the total."""
