@@ -1,4 +1,4 @@
-"""`ragperf run --memory` end to end: per-stage RSS, heap and peaks from a real worker."""
+"""`ragperf run --memory` end to end: per-stage working memory, RSS, heap and the process peak from a real worker."""
 
 from __future__ import annotations
 
@@ -80,11 +80,13 @@ def test_memory_per_stage_deltas_peaks_and_targets(make_pipeline: Callable[..., 
     assert run.leak is None
     stages = {s.path: s for s in memory.stages}
     assert list(stages) == ["spike", "keep", "idle"]
-    assert stages["spike"].peak_increment > 48
+    assert stages["spike"].working_peak_max is not None
+    assert stages["spike"].working_peak_max > 48
     assert abs(stages["spike"].rss_delta_mean) < 4
     assert stages["keep"].heap_delta_mean == pytest.approx(2.0, rel=0.1)
     assert stages["keep"].rss_delta_mean == pytest.approx(2.0, rel=0.25)
-    assert stages["idle"].peak_increment < 2
+    assert stages["idle"].working_peak_max is not None
+    assert stages["idle"].working_peak_max < 2
     assert stages["spike"].verdict == "FAIL"  # a 64 MB rise against a 16 MB per-request target
     assert stages["idle"].verdict == "PASS"
     # ... the run's baseline, peak and total delta add up
@@ -194,8 +196,9 @@ def test_cli_run_memory_prints_the_breakdown(make_pipeline: Callable[..., Path],
     # THEN the memory breakdown and the memory targets are printed
     assert result.exit_code == ExitCode.OK, result.output
     text = " ".join(result.output.split())
-    assert "Memory (RSS): baseline" in text
-    assert "Memory per stage" in text
+    assert "Memory per request (peak working memory of a whole query)" in text
+    assert "Process RSS: baseline" in text
+    assert "Peak working memory per stage" in text
     assert "request_memory_mb" in text
 
 

@@ -19,6 +19,7 @@ from ragperf.outputs import artifacts_dir
 from ragperf.run.runner import RunRequest, execute
 from ragperf.run.stream import measured_in
 from ragperf.schema import load_run
+from ragperf.schema.run import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -121,7 +122,7 @@ def test_sync_stages_and_run_file_round_trip(make_pipeline, tmp_path):
     assert run.summary.bottlenecks[0].stage == "a"
     assert run.summary.bottlenecks[0].priority == "P0"
     assert load_run(output) == run
-    assert json.loads(output.read_text())["schema_version"] == 2
+    assert json.loads(output.read_text())["schema_version"] == SCHEMA_VERSION
 
 
 def test_timing_accuracy(make_pipeline, tmp_path):

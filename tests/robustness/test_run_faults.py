@@ -18,6 +18,7 @@ from ragperf.config import load_config
 from ragperf.run import runner
 from ragperf.run.runner import RunRequest, execute
 from ragperf.schema import load_run
+from ragperf.schema.run import SCHEMA_VERSION
 
 pytestmark = pytest.mark.slow
 
@@ -194,4 +195,4 @@ def test_the_latency_data_is_on_disk_before_the_profile_is_read(knobs, tmp_path,
     assert len(run.queries) == 4
     expected = "was not read into this file" if isinstance(error, KeyboardInterrupt) else "corrupt session"
     assert any(expected in w for w in run.warnings), run.warnings
-    assert json.loads(output.read_text())["schema_version"] == 2
+    assert json.loads(output.read_text())["schema_version"] == SCHEMA_VERSION

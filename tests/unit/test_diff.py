@@ -393,7 +393,7 @@ def test_memory_and_leak_figures_are_compared(tmp_path: Path) -> None:
     report = diff(old, new, tmp_path)
     changes = {m.name: m for m in only(report).memory}
     # THEN the peak, per-stage figures and leak slopes (with their intervals) are there, old vs new
-    assert changes["peak RSS"].change == pytest.approx(30.0)
+    assert changes["process peak RSS"].change == pytest.approx(30.0)
     assert changes["rerank: heap change per query"].change == 0
     slope = changes["leak slope, heap"]
     assert (slope.unit, slope.new, slope.new_ci) == ("MB/iter", 1.5, (1.4, 1.6))

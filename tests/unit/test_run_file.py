@@ -10,6 +10,7 @@ import pytest
 from ragperf.errors import RunFileError
 from ragperf.schema import load_run
 from ragperf.schema.io import atomic_write_text
+from ragperf.schema.run import SCHEMA_VERSION
 
 
 def test_unknown_version_is_refused_clearly(tmp_path):
@@ -48,7 +49,7 @@ def test_atomic_write_leaves_no_temp_files(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["run.json"]
 
 
-def test_a_version_1_file_loads_reports_and_diffs_against_version_2(tmp_path):
+def test_a_version_1_file_loads_reports_and_diffs_against_the_current_version(tmp_path):
     from typer.testing import CliRunner
 
     from ragperf.cli.app import app
@@ -63,10 +64,10 @@ def test_a_version_1_file_loads_reports_and_diffs_against_version_2(tmp_path):
     assert run.queries.n == len(records)
     assert run.queries.total_ms.values.tolist() == [r["total_ms"] for r in records]
     assert [q.id for q in run.queries] == [r["id"] for r in records]
-    # AND written again it is a version-2 file that loads to the same run
-    v2 = tmp_path / "v2.json"
+    # AND written again it is a current-version file that loads to the same run
+    v2 = tmp_path / "current.json"
     save_run(run, v2)
-    assert json.loads(v2.read_text())["schema_version"] == 2
+    assert json.loads(v2.read_text())["schema_version"] == SCHEMA_VERSION
     assert load_run(v2) == run
     # AND the two versions report and diff alike
     runner = CliRunner()
@@ -94,6 +95,25 @@ def test_a_damaged_column_is_one_line(tmp_path):
         broken = json.loads(path.read_text())
         broken["queries"]["total_ms"]["data"] = bad
         path.write_text(json.dumps(broken))
-        with pytest.raises(RunFileError, match="not a valid v2 run file") as info:
+        with pytest.raises(RunFileError, match=f"not a valid v{SCHEMA_VERSION} run file") as info:
             load_run(path)
         assert "\n" not in str(info.value), what
+
+
+def test_a_version_2_memory_section_keeps_its_rss_figures_under_their_names():
+    # GIVEN a version-2 run file with memory, whose stage "peak" was the process's RSS high-water mark
+    path = Path(__file__).parents[1] / "data" / "runs" / "memory_v2.json"
+    data = json.loads(path.read_text())
+    assert data["schema_version"] == 2
+    old = {s["path"]: s for s in data["memory"]["stages"]}
+    # WHEN it is loaded
+    memory = load_run(path).memory
+    # THEN the RSS figures are kept as RSS, and peak working memory reads as not measured
+    assert memory is not None
+    assert "not measured" in memory.working_source
+    assert memory.request_working_max is None
+    assert memory.request_rss_rise_max == data["memory"]["request_peak_max"]
+    for stage in memory.stages:
+        assert stage.working_peak_max is None
+        assert stage.rss_high_water == old[stage.path]["peak_rss"]
+        assert stage.rss_rise_max == old[stage.path]["peak_increment"]

@@ -28,18 +28,18 @@ def memory_changes(old: RunFile, new: RunFile) -> tuple[MemoryChange, ...]:
 
 def _memory(old: MemoryReport, new: MemoryReport) -> list[MemoryChange]:
     figures = [
-        ("peak RSS", old.peak_rss, new.peak_rss),
+        ("process peak RSS", old.peak_rss, new.peak_rss),
         ("RSS after setup", old.baseline_rss, new.baseline_rss),
         ("RSS growth over the run", old.total_delta_rss, new.total_delta_rss),
         ("heap growth over the run", old.total_delta_heap, new.total_delta_heap),
-        ("per-query peak rise, p95", old.request_peak_p95, new.request_peak_p95),
+        ("memory per request, p95", old.request_working_p95, new.request_working_p95),
     ]
     was = {stage.path: stage for stage in old.stages}
     for stage in new.stages:
         before = was.get(stage.path)
         if before is not None:
             figures += [
-                (f"{stage.path}: peak RSS rise", before.peak_increment, stage.peak_increment),
+                (f"{stage.path}: peak working memory", before.working_peak_max, stage.working_peak_max),
                 (f"{stage.path}: RSS change per query", before.rss_delta_mean, stage.rss_delta_mean),
                 (f"{stage.path}: heap change per query", before.heap_delta_mean, stage.heap_delta_mean),
             ]

@@ -6,7 +6,7 @@ import statistics
 from typing import TYPE_CHECKING
 
 from ragperf.analysis.percentiles import percentile
-from ragperf.analysis.verdicts import judge, worst
+from ragperf.analysis.verdicts import judge
 from ragperf.schema.memory import MemoryPoint, MemoryReport, StageMemory
 from ragperf.units import BYTES_PER_MB, to_mb
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ragperf.config import Targets
     from ragperf.run.events import MemoryBaseline, MemoryReading, StageReading
 
-__all__ = ["build_memory_report", "stage_readings"]
+__all__ = ["build_memory_report", "stage_readings", "working_stage"]
 
 
 def _delta(after: float | None, before: float | None) -> float | None:
@@ -32,50 +32,81 @@ def stage_readings(events: Sequence[MemoryReading]) -> dict[str, list[StageReadi
     return by_stage
 
 
-def _mean_max(values: list[float | None]) -> tuple[float | None, float | None]:
+def _mean_max(values: Sequence[float | None]) -> tuple[float | None, float | None]:
     known = [v for v in values if v is not None]
     return (statistics.fmean(known), max(known)) if known else (None, None)
 
 
-def _stage(path: str, readings: list[StageReading], targets: Targets) -> StageMemory:
-    rss_mean, rss_max = _mean_max([_delta(r.rss_after, r.rss_before) for r in readings])
-    heap_mean, heap_max = _mean_max([_delta(r.heap_after, r.heap_before) for r in readings])
-    peak = max(r.peak for r in readings) / BYTES_PER_MB
-    increment = max(r.peak - (r.rss_before if r.rss_before is not None else r.peak) for r in readings) / BYTES_PER_MB
-    verdict = worst((judge(peak, targets.peak_memory_mb), judge(increment, targets.request_memory_mb)))
+def _working(peak: int, rss_before: int | None, heap_before: int | None, heap_after: int | None) -> float | None:
+    """The rise of the resident high-water mark, and at least what the heap kept (MB)."""
+    rises = [r for r in (_delta(peak, rss_before), _delta(heap_after, heap_before)) if r is not None]
+    return max(0.0, *rises) if rises else None
+
+
+def working_stage(path: str, n: int, peaks_mb: Sequence[float], targets: Targets) -> StageMemory:
+    """A span measured for its peak working memory only (a backend's sub-span: no RSS of its own)."""
+    mean, top = _mean_max(peaks_mb)
     return StageMemory(
         path=path,
-        n=len(readings),
-        rss_delta_mean=rss_mean or 0.0,
-        rss_delta_max=rss_max or 0.0,
-        heap_delta_mean=heap_mean,
-        heap_delta_max=heap_max,
-        peak_rss=peak,
-        peak_increment=increment,
-        verdict=verdict,
+        n=n,
+        working_peak_mean=mean,
+        working_peak_max=top,
+        rss_delta_mean=None,
+        rss_delta_max=None,
+        heap_delta_mean=None,
+        heap_delta_max=None,
+        rss_rise_max=None,
+        rss_high_water=None,
+        verdict=judge(top, targets.request_memory_mb),
     )
 
 
-def _request_increments(events: Sequence[MemoryReading]) -> list[float]:
-    """Per query: the highest RSS in any of its stages above the RSS when it started."""
-    out = []
+def _stage(path: str, readings: list[StageReading], targets: Targets) -> StageMemory:
+    working = [_working(r.peak, r.rss_before, r.heap_before, r.heap_after) for r in readings]
+    rss_mean, rss_max = _mean_max([_delta(r.rss_after, r.rss_before) for r in readings])
+    heap_mean, heap_max = _mean_max([_delta(r.heap_after, r.heap_before) for r in readings])
+    base = working_stage(path, len(readings), [w for w in working if w is not None], targets)
+    return base.model_copy(
+        update={
+            "rss_delta_mean": rss_mean,
+            "rss_delta_max": rss_max,
+            "heap_delta_mean": heap_mean,
+            "heap_delta_max": heap_max,
+            "rss_rise_max": _mean_max([_delta(r.peak, r.rss_before) for r in readings])[1],
+            "rss_high_water": max(r.peak for r in readings) / BYTES_PER_MB,
+        }
+    )
+
+
+def _requests(events: Sequence[MemoryReading]) -> tuple[list[float], list[float]]:
+    """Per query: its peak working memory, and the rise of RSS within it above its start (MB)."""
+    working, rss_rises = [], []
     for event in events:
         stages = event.stages
-        if stages and stages[0].rss_before is not None:
-            out.append((max(r.peak for r in stages) - stages[0].rss_before) / BYTES_PER_MB)
-    return out
+        if not stages:
+            continue
+        first = stages[0]
+        peak = max(r.peak for r in stages)
+        heap_after = max((r.heap_after for r in stages if r.heap_after is not None), default=None)
+        value = _working(peak, first.rss_before, first.heap_before, heap_after)
+        if value is not None:
+            working.append(value)
+        rise = _delta(peak, first.rss_before)
+        if rise is not None:
+            rss_rises.append(rise)
+    return working, rss_rises
 
 
 def build_memory_report(baseline: MemoryBaseline, events: Sequence[MemoryReading], targets: Targets) -> MemoryReport:
-    """Baseline, peak, total delta, per-stage deltas and peaks, and the per-query series."""
+    """Baseline, the process's peak and where, per-stage and per-request working memory, and the series."""
     by_stage = stage_readings(events)
     stages = tuple(_stage(path, readings, targets) for path, readings in by_stage.items())
     candidates: list[tuple[float, str]] = [(baseline.setup_peak / BYTES_PER_MB, "setup")]
-    candidates += [(s.peak_rss, s.path) for s in stages]
+    candidates += [(s.rss_high_water, s.path) for s in stages if s.rss_high_water is not None]
     candidates += [(e.rss / BYTES_PER_MB, "between queries") for e in events if e.rss is not None]
     peak, where = max(candidates)
     end_rss, end_heap = (events[-1].rss, events[-1].heap) if events else (baseline.rss, baseline.heap)
-    increments = _request_increments(events)
+    working, rss_rises = _requests(events)
     probe_ns = [e.probe_ns for e in events]
     n_stage_calls = sum(len(e.stages) for e in events)
     known_ns = [ns for ns in probe_ns if ns is not None]
@@ -83,6 +114,7 @@ def build_memory_report(baseline: MemoryBaseline, events: Sequence[MemoryReading
         rss_source=baseline.rss_source,
         heap_source=baseline.heap_source,
         peak_source=baseline.peak_source,
+        working_source=baseline.working_source,
         rss_start=to_mb(baseline.rss_start),
         setup_peak=to_mb(baseline.setup_peak),
         baseline_rss=to_mb(baseline.rss),
@@ -93,8 +125,10 @@ def build_memory_report(baseline: MemoryBaseline, events: Sequence[MemoryReading
         end_heap=to_mb(end_heap),
         total_delta_rss=_delta(end_rss, baseline.rss),
         total_delta_heap=_delta(end_heap, baseline.heap),
-        request_peak_max=max(increments) if increments else None,
-        request_peak_p95=percentile(increments, 95) if increments else None,
+        request_working_max=max(working) if working else None,
+        request_working_mean=statistics.fmean(working) if working else None,
+        request_working_p95=percentile(working, 95) if working else None,
+        request_rss_rise_max=max(rss_rises) if rss_rises else None,
         probe_us_per_stage=sum(known_ns) / n_stage_calls / 1e3 if known_ns and n_stage_calls else None,
         stages=stages,
         series=tuple(MemoryPoint(index=e.index, rss=to_mb(e.rss), heap=to_mb(e.heap)) for e in events),

@@ -39,7 +39,7 @@ def memory_sections(
     memory = build_memory_report(baseline, queries, targets)
     verdicts = [
         _verdict("peak_memory_mb", targets.peak_memory_mb, memory.peak_rss, "MB"),
-        _verdict("request_memory_mb", targets.request_memory_mb, memory.request_peak_max, "MB"),
+        _verdict("request_memory_mb", targets.request_memory_mb, memory.request_working_max, "MB"),
     ]
     report = None
     if leak is not None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from ragperf.renderers.format import fmt_mb, fmt_ms, fmt_pct
 from ragperf.renderers.sections import short_path
+from ragperf.schema.memory import HEAP_MEANS, RSS_MEANS, WORKING_MEANS
 
 if TYPE_CHECKING:
     from ragperf.renderers.base import Report
@@ -57,23 +58,25 @@ def memory_blocks(report: Report) -> list[Block]:
 
 def _memory(memory: MemoryReport) -> list[Block]:
     text = (
-        f"RSS {fmt_mb(memory.rss_start)} before the pipeline was imported, {fmt_mb(memory.baseline_rss)} after "
-        f"setup and warm-up (Python heap {fmt_mb(memory.baseline_heap)}); peak {fmt_mb(memory.peak_rss)} "
+        f"Memory per request (the {WORKING_MEANS.partition(':')[0]} of a whole query): mean "
+        f"{fmt_mb(memory.request_working_mean)}, p95 {fmt_mb(memory.request_working_p95)}, "
+        f"max {fmt_mb(memory.request_working_max)}.",
+        f"Process RSS {fmt_mb(memory.rss_start)} before the pipeline was imported, {fmt_mb(memory.baseline_rss)} "
+        f"after setup and warm-up (heap {fmt_mb(memory.baseline_heap)}); process peak {fmt_mb(memory.peak_rss)} "
         f"(in {memory.peak_where or 'unknown'}); change over the measured queries: RSS "
         f"{fmt_mb(memory.total_delta_rss, signed=True)}, heap {fmt_mb(memory.total_delta_heap, signed=True)}.",
-        f"Largest rise within one query: {fmt_mb(memory.request_peak_max)} (p95 {fmt_mb(memory.request_peak_p95)}). "
-        f"Sources: RSS from {memory.rss_source or '-'}, heap from {memory.heap_source or '-'}, "
-        f"stage peaks by {memory.peak_source}.",
+        f"Working peak = {WORKING_MEANS}; source: {memory.working_source}. {RSS_MEANS}; {HEAP_MEANS} "
+        f"({memory.heap_source or '-'}).",
     )
     rows = tuple(
         (
             s.path,
             str(s.n),
+            fmt_mb(s.working_peak_mean),
+            fmt_mb(s.working_peak_max),
             fmt_mb(s.rss_delta_mean, signed=True),
-            fmt_mb(s.rss_delta_max, signed=True),
             fmt_mb(s.heap_delta_mean, signed=True),
-            fmt_mb(s.peak_rss),
-            fmt_mb(s.peak_increment, signed=True),
+            fmt_mb(s.rss_rise_max, signed=True),
             s.verdict,
         )
         for s in memory.stages
@@ -81,14 +84,14 @@ def _memory(memory: MemoryReport) -> list[Block]:
     header = (
         "stage",
         "n",
+        "working peak, mean",
+        "working peak, max",
         "RSS change, mean",
-        "RSS change, max",
         "heap change, mean",
-        "peak RSS",
-        "peak rise",
+        "RSS rise, max",
         "verdict",
     )
-    return [Block("Memory per stage", text, header, rows)]
+    return [Block("Peak working memory per stage", text, header, rows)]
 
 
 def _fit_row(name: str, fit: SlopeFit | None) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from ragperf.renderers.console import verdict_text
 from ragperf.renderers.format import fmt_mb
+from ragperf.schema.memory import RSS_MEANS, WORKING_MEANS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -50,33 +51,45 @@ def render_memory(run: RunFile, console: Console) -> None:
 
 def _breakdown(memory: MemoryReport, console: Console) -> None:
     heap = f", heap {fmt_mb(memory.baseline_heap)}" if memory.baseline_heap is not None else ""
-    where = f" (in {memory.peak_where})" if memory.peak_where else ""
+    where = f" in {memory.peak_where}" if memory.peak_where else ""
     console.print(
         Text.assemble(
-            ("Memory", "bold"),
-            f" (RSS): baseline {fmt_mb(memory.baseline_rss)}{heap} · peak {fmt_mb(memory.peak_rss)}{where}"
-            f" · total delta {fmt_mb(memory.total_delta_rss, signed=True)}"
-            + (f" (heap {fmt_mb(memory.total_delta_heap, signed=True)})" if memory.total_delta_heap is not None else "")
-            + f" · per request up to {fmt_mb(memory.request_peak_max, signed=True)}",
+            ("Memory per request", "bold"),
+            f" (peak working memory of a whole query): mean {fmt_mb(memory.request_working_mean)}"
+            f" · p95 {fmt_mb(memory.request_working_p95)} · max {fmt_mb(memory.request_working_max)}",
         )
     )
-    table = Table(title="Memory per stage (mean change per query; peak RSS)", title_justify="left")
-    for column in ("stage", "+RSS", "+heap", "peak", "peak rise", "verdict"):
+    console.print(
+        Text.assemble(
+            ("Process", "bold"),
+            f" RSS: baseline {fmt_mb(memory.baseline_rss)}{heap} · process peak {fmt_mb(memory.peak_rss)}{where}"
+            f" · change over the run {fmt_mb(memory.total_delta_rss, signed=True)}"
+            + (
+                f" (heap {fmt_mb(memory.total_delta_heap, signed=True)})" if memory.total_delta_heap is not None else ""
+            ),
+        )
+    )
+    table = Table(title="Peak working memory per stage (MB above the stage's start)", title_justify="left")
+    for column in ("stage", "working peak", "max", "+RSS", "+heap", "verdict"):
         table.add_column(column, justify="left" if column == "stage" else "right")
     for stage in memory.stages:
         table.add_row(
             stage.path,
+            fmt_mb(stage.working_peak_mean),
+            fmt_mb(stage.working_peak_max),
             fmt_mb(stage.rss_delta_mean, signed=True),
             fmt_mb(stage.heap_delta_mean, signed=True),
-            fmt_mb(stage.peak_rss),
-            fmt_mb(stage.peak_increment, signed=True),
             verdict_text(stage.verdict),
         )
     console.print(table)
     cost = f"; readings cost {memory.probe_us_per_stage:.0f} µs a stage" if memory.probe_us_per_stage else ""
-    console.print(
-        Text(f"heap = {memory.heap_source or 'not readable here'}; peaks: {memory.peak_source}{cost}", style="dim")
+    notes = (
+        f"working peak = {WORKING_MEANS} ({memory.working_source})",
+        f"+RSS, +heap = net change across the stage, mean per query; {RSS_MEANS}; "
+        f"heap = {memory.heap_source or 'not readable here'}{cost}",
     )
+    for note in notes:
+        console.print(Text(note, style="dim"))
 
 
 def _fit_line(name: str, fit: SlopeFit | None, basis: bool) -> str:

@@ -188,6 +188,7 @@ class MemoryBaseline(_Record):
     rss_source: str | None
     heap_source: str | None
     peak_source: str
+    working_source: str
 
 
 class StageReading(NamedTuple):

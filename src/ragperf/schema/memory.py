@@ -1,8 +1,14 @@
 """Run file sections for memory (`ragperf run --memory`) and leaks (`ragperf leak`).
 
 Figures are MiB (2**20 bytes, written "MB" as RSS tools do), per-iteration slopes MB per
-iteration. "Heap" is the bytes in live allocations (pymalloc blocks + malloc in use); RSS also
-holds memory the allocators keep after a free, which is why both are reported.
+iteration. Three kinds of memory, never interchanged (docs/memory.md):
+
+- **RSS**: what the OS sees resident for the whole process, including memory the allocators
+  keep after a free. A process figure.
+- **Heap**: the bytes in live allocations (pymalloc blocks + malloc in use) at one moment.
+- **Peak working memory** ("working"): the most memory live at once during a span, above what
+  was live when it started, so an allocation made and freed inside the span counts in full.
+  Per span and per request; `working_source` says how it was measured.
 """
 
 from __future__ import annotations
@@ -12,6 +18,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "HEAP_MEANS",
+    "RSS_MEANS",
+    "WORKING_MEANS",
     "AllocationSite",
     "LeakPoint",
     "LeakReport",
@@ -24,23 +33,37 @@ __all__ = [
 
 Verdict = Literal["PASS", "FAIL", "n/a"]
 
+# What each kind of memory is, in the words every report uses (one place, so formats agree).
+WORKING_MEANS = "peak working memory: the most memory live at once during it, above what was live when it started"
+RSS_MEANS = "RSS: what the OS sees resident for the whole process, including freed memory the allocators keep"
+HEAP_MEANS = "heap: bytes in live allocations at one moment"
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class StageMemory(_Model):
-    """One top-level stage's memory over the measured queries (MB)."""
+    """One span's memory over the measured queries (MB): its peak working memory first."""
 
     path: str
-    n: int
-    rss_delta_mean: float = Field(description="mean RSS after the stage minus before it")
-    rss_delta_max: float
-    heap_delta_mean: float | None
+    n: int = Field(description="executions measured")
+    working_peak_mean: float | None = Field(
+        description="peak working memory, mean over executions: the most memory live at once during the span "
+        "above what was live when it started; None when not measured"
+    )
+    working_peak_max: float | None
+    rss_delta_mean: float | None = Field(description="mean RSS after the stage minus before it; None for sub-spans")
+    rss_delta_max: float | None
+    heap_delta_mean: float | None = Field(description="mean live heap after the stage minus before it")
     heap_delta_max: float | None
-    peak_rss: float = Field(description="highest RSS while the stage ran")
-    peak_increment: float = Field(description="largest rise of RSS above its value at the stage's start")
-    verdict: Verdict = Field(description="PASS when peak_rss and peak_increment are under their targets")
+    rss_rise_max: float | None = Field(
+        description="largest rise of RSS above its value at the stage's start: what the OS saw"
+    )
+    rss_high_water: float | None = Field(
+        description="the process's RSS high-water mark while the stage ran (a process figure, not the stage's)"
+    )
+    verdict: Verdict = Field(description="PASS when working_peak_max is under the request_memory_mb target")
 
 
 class MemoryPoint(_Model):
@@ -52,25 +75,31 @@ class MemoryPoint(_Model):
 
 
 class MemoryReport(_Model):
-    """Baseline, peak and per-stage memory of a run, measured without tracemalloc."""
+    """A run's memory: the process's RSS and heap, and each span's and request's peak working memory."""
 
     rss_source: str | None
     heap_source: str | None
-    peak_source: str = Field(description="how stage peaks were taken: a reset high-water mark, or before/after only")
+    peak_source: str = Field(description="how RSS high-water marks were taken: reset per stage, or before/after only")
+    working_source: str = Field(description="how peak working memory was measured")
     rss_start: float | None = Field(description="RSS before the pipeline's code was imported")
     setup_peak: float | None = Field(description="highest RSS through imports, setup and warm-up")
     baseline_rss: float | None = Field(description="RSS after setup and warm-up, before the first measured query")
     baseline_heap: float | None
-    peak_rss: float | None = Field(description="highest RSS of the whole worker process")
-    peak_where: str | None = Field(description="'setup' or the stage path the peak happened in")
+    peak_rss: float | None = Field(description="the process's RSS high-water mark over the whole run")
+    peak_where: str | None = Field(description="'setup', 'between queries' or the stage the process peak happened in")
     end_rss: float | None
     end_heap: float | None
     total_delta_rss: float | None = Field(description="end_rss - baseline_rss")
     total_delta_heap: float | None
-    request_peak_max: float | None = Field(description="largest rise of RSS within one query above its start")
-    request_peak_p95: float | None
+    request_working_max: float | None = Field(
+        description="memory per request: the largest peak working memory of one whole query (judged by "
+        "request_memory_mb)"
+    )
+    request_working_mean: float | None
+    request_working_p95: float | None
+    request_rss_rise_max: float | None = Field(description="largest rise of RSS within one query above its start")
     probe_us_per_stage: float | None = Field(description="the readings' own cost, excluded from the spans and total")
-    stages: tuple[StageMemory, ...]
+    stages: tuple[StageMemory, ...] = Field(description="top-level stages, then sub-spans where they were measured")
     series: tuple[MemoryPoint, ...]
 
 

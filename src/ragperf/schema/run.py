@@ -38,7 +38,7 @@ __all__ = [
     "TargetVerdict",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 Verdict = Literal["PASS", "FAIL", "n/a"]
 OUTSIDE_STAGES = "<outside stages>"
 
@@ -226,7 +226,6 @@ class RunFileBase(_Model):
     artifacts: tuple[Artifact, ...] = ()
     load: LoadReport | None = None
     machine: MachineLoad | None = None  # what the machine was doing while the queries were measured
-    memory: MemoryReport | None = None  # `ragperf run --memory`, and every leak file
     leak: LeakReport | None = None  # kind="leak": `ragperf leak`
     compare: CompareSide | None = None  # one side of a `ragperf compare`: its blocks, paired with the other side's
 
@@ -234,8 +233,9 @@ class RunFileBase(_Model):
 class RunFile(RunFileBase):
     """A run file of the current version: the measured queries by column."""
 
-    schema_version: Literal[2] = 2
+    schema_version: Literal[3] = 3
     queries: QueryTable = Field(description="every measured query, by column")
+    memory: MemoryReport | None = None  # `ragperf run --memory`, and every leak file
 
     @property
     def n_queries(self) -> int:
