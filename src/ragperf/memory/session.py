@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ragperf.memory.probe import StageProbe
 from ragperf.memory.readings import MemoryReader, return_freed_memory
 from ragperf.pipeline import StageFailed
-from ragperf.run.events import LeakSites, MemoryBaseline, MemoryReading, SiteRecord, StageReading
+from ragperf.run.events import LeakSites, MemoryBaseline, MemoryReading, RunWarning, SiteRecord, StageReading
 from ragperf.state import State
 from ragperf.units import BYTES_PER_MB
 
@@ -22,6 +22,13 @@ if TYPE_CHECKING:
     from ragperf.run.stream import Stream
 
 __all__ = ["MemorySession"]
+
+
+_FREED_COST = (
+    "with memory measured, freed blocks of 256 KiB and more go back to the system so each stage's working "
+    "memory shows; a stage that builds and frees large buffers then pays their page faults on every query and "
+    "runs slower than without it: take latencies from a run without --memory"
+)
 
 
 class MemorySession:
@@ -49,6 +56,8 @@ class MemorySession:
 
     def baseline(self, stream: Stream) -> None:
         """Record the setup's peak and the memory the measured queries start from."""
+        if self.returns_freed and self.leak is None:
+            stream.emit(RunWarning(_FREED_COST))
         gc.collect()
         if self.leak is not None:
             gc.freeze()  # what setup and warm-up left is the baseline; later collections skip it
