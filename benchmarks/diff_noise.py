@@ -1,6 +1,6 @@
 """`ragperf diff` of two files against `ragperf compare`, on real runs while a CPU hog comes and goes.
 
-Run: ``python benchmarks/diff_noise.py [--pairs 20] [--queries 200] [--block 5] [--seed 1]``.
+Run: ``python benchmarks/diff_noise.py [--pairs 20] [--queries 200] [--block 10] [--seed 1]``.
 
 The pipeline has a CPU-bound stage (a loop, ~4 ms: +10% of it is past the 0.25 ms floor) and a waiting
 one (a 3 ms sleep). While the benchmark runs, one CPU hog (a busy process, half of a 2-core machine)
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--pairs", "-k", type=int, default=20, help="K: A/A pairs and A/B pairs, each (default 20)")
     parser.add_argument("--queries", type=int, default=200, help="measured queries per run / per side")
-    parser.add_argument("--block", type=int, default=5, help="compare's block size")
+    parser.add_argument("--block", type=int, default=10, help="compare's block size")
     parser.add_argument("--work", type=int, default=60_000, help="loop iterations of the CPU stage (~4 ms)")
     parser.add_argument("--seed", type=int, default=1)
     args, _ = parser.parse_known_args(argv)  # nox passes its session's posargs to every benchmark

@@ -29,9 +29,9 @@ def compare(
             "--block",
             min=1,
             help="Queries per block: the sides alternate block by block (ABBA BAAB ...), and the diff pairs "
-            "block b of one side with block b of the other. -n 200 --block 5 gives 40 pairs.",
+            "block b of one side with block b of the other. -n 200 --block 10 gives 20 pairs.",
         ),
-    ] = 5,
+    ] = 10,
     warmup: Annotated[
         int | None, typer.Option("--warmup", min=0, help="Warm-up queries per side (default: each config's).")
     ] = None,
