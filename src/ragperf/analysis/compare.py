@@ -51,7 +51,7 @@ import math
 import zlib
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -88,6 +88,7 @@ __all__ = [
     "check_min_ms",
     "compare_stage",
     "compare_stages",
+    "conclude",
     "decide",
     "describe",
     "durations",
@@ -254,7 +255,6 @@ def too_few(name: str, a: FloatArray, b: FloatArray, plan: Plan, *, pairs: int |
 
 
 def _compare(name: str, a: FloatArray, b: FloatArray, plan: Plan) -> StageComparison:
-    ci_level = 1.0 - plan.family.level_alpha
     if min(a.size, b.size) < MIN_SAMPLES:
         return too_few(name, a, b, plan)
 
@@ -283,10 +283,36 @@ def _compare(name: str, a: FloatArray, b: FloatArray, plan: Plan) -> StageCompar
     if verdicts[0] == "inconclusive":
         needed.append(samples_needed(shift_log, n_per_run, z_crit, threshold))
 
+    return conclude(
+        name, a, b, plan, verdicts, needed, shift=shift, shift_ci=shift_ci, se=shift_log.se,
+        p_value=p_value, p_adjusted=p_adjusted, threshold=threshold,
+    )  # fmt: skip
+
+
+def conclude(
+    name: str,
+    a: FloatArray,
+    b: FloatArray,
+    plan: Plan,
+    verdicts: list[Verdict],
+    needed: list[int | None],
+    *,
+    shift: float,
+    shift_ci: tuple[float, float],
+    se: float,
+    p_value: float,
+    p_adjusted: float,
+    threshold: float,
+    **evidence: Any,
+) -> StageComparison:
+    """The comparison of a path from its shift test: the gated metrics judged, the worst verdict, the power.
+
+    Shared by independent and paired evidence; `evidence` holds a kind's own fields (pairs, blocks).
+    """
     changes = metric_changes(name, a, b, plan, verdicts, needed)
     verdict = next(v for v in SEVERITY if v in verdicts)
     known = [q for q in needed if q is not None]
-    min_detectable = math.expm1((z_crit + Z_POWER) * shift_log.se)
+    min_detectable = math.expm1((plan.family.z_crit + Z_POWER) * se)
     return StageComparison(
         name=name,
         n_old=int(a.size),
@@ -294,13 +320,14 @@ def _compare(name: str, a: FloatArray, b: FloatArray, plan: Plan) -> StageCompar
         metrics=changes,
         shift=shift,
         shift_ci=shift_ci,
-        ci_level=ci_level,
+        ci_level=1.0 - plan.family.level_alpha,
         p_value=p_value,
         p_adjusted=p_adjusted,
         verdict=verdict,
         threshold=threshold,
         min_detectable=min_detectable if math.isfinite(min_detectable) else None,
         queries_needed=max(known) if verdict == "inconclusive" and known else None,
+        **evidence,
     )
 
 

@@ -28,15 +28,13 @@ import numpy as np
 
 from ragperf.analysis.compare import (
     MIN_SAMPLES,
-    SEVERITY,
-    Z_POWER,
     Plan,
     StageComparison,
     check_min_ms,
+    conclude,
     decide,
     durations,
     effective_threshold,
-    metric_changes,
     samples_needed,
     too_few,
 )
@@ -118,25 +116,8 @@ def _compare(
         more = samples_needed(estimate, d.size, family.z_crit, threshold)
         blocks_needed = max(more or 0, signed_rank_pairs_needed(family.level_alpha, family.z_crit), d.size + 1)
         needed.append(blocks_needed * block_size)
-    changes = metric_changes(name, a, b, plan, verdicts, needed)
-    verdict = next(v for v in SEVERITY if v in verdicts)
-    known = [q for q in needed if q is not None]
-    min_detectable = math.expm1((family.z_crit + Z_POWER) * estimate.se)
-    return StageComparison(
-        name=name,
-        n_old=int(a.size),
-        n_new=int(b.size),
-        metrics=changes,
-        shift=shift,
-        shift_ci=shift_ci,
-        ci_level=1.0 - family.level_alpha,
-        p_value=p_value,
-        p_adjusted=p_adjusted,
-        verdict=verdict,
-        threshold=threshold,
-        min_detectable=min_detectable if math.isfinite(min_detectable) else None,
-        queries_needed=max(known) if verdict == "inconclusive" and known else None,
-        kind="paired",
-        pairs=int(d.size),
-        blocks_needed=blocks_needed if verdict == "inconclusive" else None,
-    )
+    return conclude(
+        name, a, b, plan, verdicts, needed, shift=shift, shift_ci=shift_ci, se=estimate.se,
+        p_value=p_value, p_adjusted=p_adjusted, threshold=threshold,
+        kind="paired", pairs=int(d.size), blocks_needed=blocks_needed if verdicts[0] == "inconclusive" else None,
+    )  # fmt: skip
