@@ -58,16 +58,18 @@ def fmt_memory_change(change: MemoryChange) -> str:
 
 
 def fmt_shift(path: PathDiff) -> str:
-    """The shift with its interval, e.g. ``+10.2%`` and ``[+6.1, +14.5]`` on a second line."""
+    """The shift with its interval, e.g. ``+10.2%`` and ``[+6.1, +14.5]`` on a second line; ``cpu`` after the
+    shift when it was estimated on CPU time (a compare's CPU-bound path)."""
     evidence = path.evidence
     if evidence.shift is None:
         return "-"
+    shift = fmt_change(evidence.shift) + (" cpu" if evidence.measure == "cpu" else "")
     if evidence.shift_ci is None:
-        return fmt_change(evidence.shift)
+        return shift
     lo, hi = evidence.shift_ci
     low = "-" if lo is None else f"{lo * 100:+.1f}"
     high = "inf" if hi is None else f"{hi * 100:+.1f}"
-    return f"{fmt_change(evidence.shift)}\n[{low}, {high}]"
+    return f"{shift}\n[{low}, {high}]"
 
 
 def figure_value(figure: Figure, value: float | None) -> str:
