@@ -26,10 +26,12 @@ if TYPE_CHECKING:
 __all__ = ["CPU_BOUND", "cpu_bound", "cpu_checked", "cpu_column"]
 
 CPU_BOUND = 0.5  # CPU time / wall time at the median, in the baseline
-# A compare reads CPU time for a path that computes all through: in its least preempted queries (the upper
-# quartile of CPU / wall) it is on the CPU 90% of the time. A path that waits (I/O, a lock, a sleep) is read
-# in wall time, and so is one whose new code added a wait: its CPU share drops below this.
+# A compare reads CPU time for a path that computes all through: in the queries no other process preempted
+# (the worker's involuntary context switches: 0), it is on the CPU 90% of the time at the median. A path that
+# waits (I/O, a lock, a sleep) is read in wall time, and so is one whose new code added a wait: its CPU share
+# drops below this.
 PAIRED_CPU_BOUND = 0.9
+_CALM_QUANTILE = 90  # without enough unpreempted queries: the least preempted tenth stands in for them
 _MIN_QUERIES = 10
 
 
@@ -69,13 +71,17 @@ def cpu_column(run: RunFile, path: str) -> NDArray[np.float64] | None:
 
 
 def cpu_bound(run: RunFile, path: str, cpu: NDArray[np.float64]) -> bool:
-    """The path computes all through in this run (PAIRED_CPU_BOUND of its wall time, least preempted queries)."""
+    """The path computes all through in this run: PAIRED_CPU_BOUND of its wall time in unpreempted queries."""
     table = run.queries
     wall = table.total_ms.values if path == TOTAL else table.span(path)
     keep = table.ok & ~np.isnan(cpu) & ~np.isnan(wall) & (wall > 0)
     if keep.sum() < _MIN_QUERIES:
         return False
-    return float(np.percentile(cpu[keep] / wall[keep], 75)) >= PAIRED_CPU_BOUND
+    preempted = None if table.preempted is None else table.preempted.values
+    calm = keep if preempted is None else keep & (preempted == 0)
+    if calm.sum() >= _MIN_QUERIES:
+        return float(np.median(cpu[calm] / wall[calm])) >= PAIRED_CPU_BOUND
+    return float(np.percentile(cpu[keep] / wall[keep], _CALM_QUANTILE)) >= PAIRED_CPU_BOUND
 
 
 def _cpu(run: RunFile, path: str) -> NDArray[np.float64] | None:

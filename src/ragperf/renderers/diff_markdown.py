@@ -19,6 +19,7 @@ from ragperf.renderers.diff_text import (
     not_compared,
     path_label,
     path_notes,
+    replication_advice,
     sides,
     title,
 )
@@ -51,7 +52,7 @@ def render_diff_markdown(report: DiffReport) -> str:
     out += [f"{compared[:1].upper()}{compared[1:]}. {md_text(method(report))}.", ""]
     for group in report.groups:
         out += _group(group, report)
-    skipped = not_compared(report)
+    skipped = [*not_compared(report), *replication_advice(report)]
     out += [*(f"{md_text(line)}." for line in skipped), *([""] if skipped else [])]
     if report.capacity:
         out += ["### Capacity", "", *_figures(report.capacity)]

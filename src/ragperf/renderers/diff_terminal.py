@@ -24,6 +24,7 @@ from ragperf.renderers.diff_text import (
     not_compared,
     path_label,
     path_notes,
+    replication_advice,
     sides,
 )
 from ragperf.renderers.format import fmt_ms, fmt_pct
@@ -54,7 +55,7 @@ def render_diff_terminal(report: DiffReport, console: Console) -> None:
     console.print(Text(method(report), style="dim"))
     for group in report.groups:
         _group(group, report, console)
-    for line in not_compared(report):
+    for line in (*not_compared(report), *replication_advice(report)):
         console.print(line)
     if report.capacity:
         console.print(_figure_table("Capacity (--find-max, --ramp)", report.capacity))

@@ -32,6 +32,7 @@ __all__ = [
     "not_compared",
     "path_label",
     "path_notes",
+    "replication_advice",
     "sides",
     "title",
 ]
@@ -268,6 +269,18 @@ def path_notes(group: DiffGroup, report: DiffReport) -> list[str]:
             )
             notes.append(f"{name}: INCONCLUSIVE, {detect}{need}{also}")
     return notes
+
+
+def replication_advice(report: DiffReport) -> list[str]:
+    """Regressions judged on the queries of two single-process runs: how to tell the machine's drift from the code."""
+    judged = [p for g in report.groups for p in g.paths if p.verdict == "regression"]
+    if report.kind != "run" or not judged or any(p.evidence.samples != "queries" for p in judged):
+        return []
+    return [
+        "Each run was one process, run one after the other, so a change in the machine between them reads as a "
+        "regression too: to tell them apart, run each side with --processes 4 (the diff then judges the "
+        "variation between processes), or run both in one 'ragperf compare'"
+    ]
 
 
 def not_compared(report: DiffReport) -> list[str]:
