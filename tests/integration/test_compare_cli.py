@@ -120,6 +120,9 @@ def test_aa_is_no_regression_and_writes_both_runs_and_the_diff(folder: Path) -> 
     assert baseline.n_queries == new.n_queries == 100
     assert baseline.complete
     assert new.complete
+    # AND the pairs were spread over 4 pairs of workers, 25 queries a side each, one pair after the other
+    for run in (baseline, new):
+        assert [(p.first, p.n) for p in run.processes] == [(0, 25), (25, 25), (50, 25), (75, 25)]
     # AND block b ran the same queries on both sides
     for b_old, b_new in zip(baseline.compare.blocks, new.compare.blocks, strict=True):
         assert b_old.block == b_new.block
@@ -228,7 +231,7 @@ def test_a_stop_signal_keeps_what_was_measured(folder: Path, sig: signal.Signals
     process = subprocess.Popen(
         [*command, "-o", str(out), "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    stream = out / "new.artifacts" / "stream.jsonl"
+    stream = out / "new.artifacts" / "process-1" / "stream.jsonl"  # the first of 4 pairs of workers
     deadline = time.monotonic() + 120
     while measured_in(stream) < 30:
         assert time.monotonic() < deadline, "the new side never measured 30 queries"

@@ -63,6 +63,16 @@ def compare(
             "through, so preemptions by other processes do not blur their change.",
         ),
     ] = True,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--processes",
+            "-p",
+            min=1,
+            help="Pairs of workers the pairs are spread over, one pair after the other (default 4, or 1 under a "
+            "profiler): two processes of one code differ by a few percent, which more pairs average out.",
+        ),
+    ] = None,
     cpus: Annotated[
         int,
         typer.Option(
@@ -106,7 +116,15 @@ def compare(
             cpu_time=cpu_time,
         )
 
-    request = CompareRequest(baseline=side(baseline), new=side(new), block=block, folder=output, force=force, cpus=cpus)
+    request = CompareRequest(
+        baseline=side(baseline),
+        new=side(new),
+        block=block,
+        folder=output,
+        force=force,
+        cpus=cpus,
+        processes=processes,
+    )
     with CompareProgress(err_console) as display:
         views = display.sides if progress else {}
         outcome = execute_compare(request, {name: views.get(name) or Silent() for name in ("baseline", "new")})

@@ -12,33 +12,54 @@ import contextlib
 import os
 import subprocess
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ragperf.backends.registry import load_backend
 from ragperf.errors import ConfigError, ExitCode, RagperfError
-from ragperf.outputs import OutputError, RunOutput, file_stamp, safe_name
+from ragperf.outputs import OutputError, RunOutput, file_stamp, process_artifacts, safe_name
 from ragperf.prctl import shared_cpus
 from ragperf.queries import query_set_digest
-from ragperf.run.interleave import SIDES, block_plan, drive
-from ragperf.run.runner import finalise, limits_of, load_request_queries, prepare
+from ragperf.run.interleave import SIDES, Plan, block_plan, drive
+from ragperf.run.runner import (
+    finalise,
+    finished_share,
+    limits_of,
+    load_request_queries,
+    merged_runs,
+    prepare,
+    process_runs,
+    process_shares,
+)
 from ragperf.run.supervisor import Worker
+from ragperf.run.table import TableBuilder
 from ragperf.schema.compare import CompareBlock, CompareSide
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from ragperf.backends.base import Backend
     from ragperf.config import Config
     from ragperf.queries import Query
-    from ragperf.run.interleave import Plan, Side
-    from ragperf.run.runner import RunOutcome, RunRequest
-    from ragperf.run.supervisor import Progress
+    from ragperf.run.interleave import Side
+    from ragperf.run.runner import Prepared, RunOutcome, RunRequest
+    from ragperf.run.supervisor import Progress, Supervised
 
-__all__ = ["COMPARE_FOLDER", "CompareOutcome", "CompareRequest", "execute_compare", "worker_python"]
+__all__ = [
+    "COMPARE_FOLDER",
+    "DEFAULT_PROCESS_PAIRS",
+    "CompareOutcome",
+    "CompareRequest",
+    "execute_compare",
+    "worker_python",
+]
 
 COMPARE_FOLDER = Path(".ragperf") / "compare"
 _PROBE_TIMEOUT_S = 60.0
+# Two processes of one code differ by a few percent (memory layout, hash seeds): spread over 4 pairs of
+# workers, that offset averages down by half (docs/diff.md).
+DEFAULT_PROCESS_PAIRS = 4
 _MAX_TRIES = 1000
 
 
@@ -52,6 +73,7 @@ class CompareRequest:
     folder: Path | None = None  # None: a fresh folder under .ragperf/compare
     force: bool = False  # different query sets: run each side's own, position by position
     cpus: int = 1  # CPUs both workers are pinned to (0: not pinned)
+    processes: int | None = None  # pairs of workers the block pairs are spread over (None: the default)
 
 
 @dataclass(frozen=True)
@@ -95,7 +117,7 @@ def worker_python(config: Config, config_path: Path) -> str | None:
 
 def execute_compare(request: CompareRequest, progress: dict[Side, Progress]) -> CompareOutcome:
     """Run both sides interleaved and write both run files; raise RagperfError on user mistakes."""
-    requests = {"baseline": request.baseline, "new": request.new}
+    requests: dict[Side, RunRequest] = {"baseline": request.baseline, "new": request.new}
     pythons = {side: worker_python(r.config, r.config_path) for side, r in requests.items()}
     queries = {side: load_request_queries(r, r.config_path.parent.resolve()) for side, r in requests.items()}
     warnings = _check_queries(request, queries["baseline"], queries["new"])
@@ -112,49 +134,107 @@ def execute_compare(request: CompareRequest, progress: dict[Side, Progress]) -> 
     folder = _folder(request)
     compare_id = uuid.uuid4().hex
     plan = block_plan(request.baseline.measured, request.block, len(queries["baseline"]))
+    chunks = _chunks(plan, _process_pairs(request, [backend for backend, _ in backends.values()]))
     cpus = shared_cpus(request.cpus)
+    tables = {side: TableBuilder() for side in SIDES}
+    runs: dict[Side, list[tuple[Prepared, Supervised]]] = {side: [] for side in SIDES}
+    ends: dict[Side, list[int]] = {side: [] for side in SIDES}
+    signum: int | None = None
     with contextlib.ExitStack() as stack:
         outputs = {side: stack.enter_context(RunOutput(folder / f"{side}.json", unique=False)) for side in SIDES}
-        prepared = {
-            side: prepare(
-                requests[side],
-                queries[side],
-                *backends[side],
-                outputs[side].artifacts.resolve(),
-                python=pythons[side],
-                served=True,
-                cpus=cpus,
-            )
-            for side in SIDES
-        }
-        workers: dict[Side, Worker] = {}
-        try:
-            for side in SIDES:
-                r = requests[side]
-                progress[side].begin(r.warmup, r.measured)
-                workers[side] = Worker(
-                    prepared[side].command,
-                    prepared[side].stream_path,
-                    prepared[side].context.log_path,
-                    r.config_path.parent.resolve(),
-                    progress[side],
-                    limits_of(r.config),
+        for side in SIDES:
+            progress[side].begin(requests[side].warmup * len(chunks), requests[side].measured)
+        for index, chunk in enumerate(chunks):
+            prepared = {
+                side: prepare(
+                    replace(requests[side], measured=sum(step.block.n for step in chunk.steps if step.side == side)),
+                    queries[side],
+                    *backends[side],
+                    _artifacts(outputs[side].artifacts.resolve(), index, len(chunks)),
+                    python=pythons[side],
                     served=True,
+                    cpus=cpus,
                 )
-            signum = drive(workers, plan)
-        finally:
-            supervised = {side: worker.finish(None) for side, worker in workers.items()}
+                for side in SIDES
+            }
+            supervised, signum = _run_pair(requests, prepared, progress, tables, chunk)
+            for side in SIDES:
+                runs[side].append((prepared[side], supervised[side]))
+                ends[side].append(tables[side].n)
+            if signum is not None or not all(finished_share(done) for done in supervised.values()):
+                break
         outcomes: dict[Side, RunOutcome] = {}
         for side in SIDES:
-            supervised[side].signum = signum
+            last, merged = merged_runs(runs[side], requests[side].measured, signum)
+            merged.signum = signum
             other = requests["new" if side == "baseline" else "baseline"].config_path
-            marked = _side(compare_id, side, request.block, str(other), plan, supervised[side].table.n, cpus)
-            outcomes[side] = finalise(prepared[side], supervised[side], outputs[side].path, {"compare": marked})
+            marked = _side(compare_id, side, request.block, str(other), chunks, ends[side], cpus)
+            update: dict[str, object] = {"compare": marked}
+            if len(chunks) > 1:
+                update["processes"] = process_runs(runs[side], ends[side])
+            outcomes[side] = finalise(last, merged, outputs[side].path, update)
     codes = [outcome.exit_code for outcome in outcomes.values()]
     code = max(codes) if any(c >= ExitCode.HANGUP for c in codes) else ExitCode.OK
     if code == ExitCode.OK and any(not o.run.complete and o.exit_code == ExitCode.PIPELINE for o in outcomes.values()):
         code = ExitCode.PIPELINE  # a worker died or hit a phase limit: the diff covers the blocks before it
     return CompareOutcome(folder, outcomes["baseline"], outcomes["new"], int(code), warnings)
+
+
+def _process_pairs(request: CompareRequest, backends: Sequence[Backend]) -> int:
+    """Worker pairs to spread the pairs over: as asked, else 4 (1 under a profiler, which profiles one process)."""
+    profiled = [backend.name for backend in backends if backend.produces_profile]
+    if request.processes is None:
+        return 1 if profiled else DEFAULT_PROCESS_PAIRS
+    if request.processes > 1 and profiled:
+        raise RagperfError(f"backend '{profiled[0]}' profiles one process: use --processes 1 with it")
+    return request.processes
+
+
+def _chunks(plan: Plan, parts: int) -> list[Plan]:
+    """The plan's block pairs in `parts` runs of consecutive pairs, one run for each pair of workers."""
+    pairs = sorted({step.block.block for step in plan.steps})
+    chunks, start = [], 0
+    for share in process_shares(len(pairs), parts):
+        chosen = set(pairs[start : start + share])
+        chunks.append(Plan(tuple(step for step in plan.steps if step.block.block in chosen)))
+        start += share
+    return chunks
+
+
+def _artifacts(artifacts: Path, index: int, count: int) -> Path:
+    where = artifacts if count == 1 else process_artifacts(artifacts, index)
+    where.mkdir(parents=True, exist_ok=True)
+    return where
+
+
+def _run_pair(
+    requests: dict[Side, RunRequest],
+    prepared: dict[Side, Prepared],
+    progress: dict[Side, Progress],
+    tables: dict[Side, TableBuilder],
+    chunk: Plan,
+) -> tuple[dict[Side, Supervised], int | None]:
+    """One pair of served workers through their share of the blocks; what happened to each, and a stop signal."""
+    workers: dict[Side, Worker] = {}
+    signum = None
+    try:
+        for side in SIDES:
+            r = requests[side]
+            tables[side].next_process()
+            workers[side] = Worker(
+                prepared[side].command,
+                prepared[side].stream_path,
+                prepared[side].context.log_path,
+                r.config_path.parent.resolve(),
+                progress[side],
+                limits_of(r.config),
+                served=True,
+                table=tables[side],
+            )
+        signum = drive(workers, chunk)
+    finally:
+        supervised = {side: worker.finish(signum) for side, worker in workers.items()}
+    return supervised, signum
 
 
 def _check_queries(request: CompareRequest, old: Sequence[Query], new: Sequence[Query]) -> tuple[str, ...]:
@@ -197,14 +277,22 @@ def _folder(request: CompareRequest) -> Path:
 
 
 def _side(
-    compare_id: str, side: Side, block_size: int, other: str, plan: Plan, measured: int, cpus: tuple[int, ...] | None
+    compare_id: str,
+    side: Side,
+    block_size: int,
+    other: str,
+    chunks: Sequence[Plan],
+    ends: Sequence[int],
+    cpus: tuple[int, ...] | None,
 ) -> CompareSide:
-    """The side's blocks as it was asked for them, each cut to the queries its run file holds."""
-    blocks, first = [], 0
-    for step in plan.sent[side]:
-        n = max(0, min(step.block.n, measured - first))
-        blocks.append(CompareBlock(block=step.block.block, first=first, n=n, first_in_pair=step.first_in_pair))
-        first += step.block.n
+    """The side's blocks as it was asked for them, process by process, each cut to the queries its file holds."""
+    blocks = []
+    for chunk, start, end in zip(chunks, (0, *ends), ends, strict=False):
+        first = start
+        for step in chunk.sent[side]:
+            n = max(0, min(step.block.n, end - first))
+            blocks.append(CompareBlock(block=step.block.block, first=first, n=n, first_in_pair=step.first_in_pair))
+            first += step.block.n
     return CompareSide(
         id=compare_id, side=side, block_size=block_size, other_config=other, blocks=tuple(blocks), cpus=cpus
     )

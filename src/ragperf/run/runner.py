@@ -55,9 +55,13 @@ __all__ = [
     "Silent",
     "execute",
     "finalise",
+    "finished_share",
     "limits_of",
     "load_request_queries",
+    "merged_runs",
     "prepare",
+    "process_runs",
+    "process_shares",
 ]
 
 
@@ -139,10 +143,10 @@ def execute(request: RunRequest, progress: Progress | None = None) -> RunOutcome
                 )
                 runs.append((prepared, supervised))
                 ends.append(table.n)
-                if between.count or not _finished_share(supervised):
+                if between.count or not finished_share(supervised):
                     break
-        prepared, supervised = _merged(runs, request.measured, between.signum)
-        update = {"processes": _process_runs(runs, ends)} if len(shares) > 1 else None
+        prepared, supervised = merged_runs(runs, request.measured, between.signum)
+        update = {"processes": process_runs(runs, ends)} if len(shares) > 1 else None
         return finalise(prepared, supervised, output.path, update)
 
 
@@ -165,7 +169,7 @@ def _check_replicable(request: RunRequest, backend: Backend) -> None:
         )
 
 
-def _finished_share(supervised: Supervised) -> bool:
+def finished_share(supervised: Supervised) -> bool:
     """The process measured all its share and ended as asked: the next one may start."""
     end = next((e for e in reversed(supervised.events) if isinstance(e, End)), None)
     return (
@@ -177,7 +181,7 @@ def _finished_share(supervised: Supervised) -> bool:
     )
 
 
-def _merged(
+def merged_runs(
     runs: Sequence[tuple[Prepared, Supervised]], measured: int, signum: int | None
 ) -> tuple[Prepared, Supervised]:
     """One run of the processes' events and table: the first one's start, the last one's ending."""
@@ -199,7 +203,7 @@ def _merged(
     return replace(last, context=context), merged
 
 
-def _process_runs(runs: Sequence[tuple[Prepared, Supervised]], ends: Sequence[int]) -> tuple[ProcessRun, ...]:
+def process_runs(runs: Sequence[tuple[Prepared, Supervised]], ends: Sequence[int]) -> tuple[ProcessRun, ...]:
     """Which measured queries each process ran, and its setup time."""
     out = []
     for (_, supervised), first, end in zip(runs, (0, *ends), ends, strict=False):
