@@ -62,8 +62,15 @@ call = "pipe:idle"
 TARGET = f"[targets]\nrequest_memory_mb = {N_MB // 2}\n"
 
 
-def run_memory(make_pipeline: Callable[..., Path], tmp_path: Path, backend: str) -> MemoryReport:
-    """The memory section of a `--memory` run of the transient-allocation pipeline."""
+def run_memory(
+    make_pipeline: Callable[..., Path],
+    tmp_path: Path,
+    backend: str,
+    *,
+    readings: bool = True,
+    options: dict[str, object] | None = None,
+) -> MemoryReport:
+    """The memory section of a run of the transient-allocation pipeline (`readings`: with --memory)."""
     config = make_pipeline(TRANSIENT, STAGES, extra_toml=TARGET)
     output = tmp_path / "run.json"
     request = RunRequest(
@@ -71,9 +78,10 @@ def run_memory(make_pipeline: Callable[..., Path], tmp_path: Path, backend: str)
         config_path=config,
         output=output,
         backend=backend,
+        backend_options=options or {},
         measured=5,
         warmup=1,
-        memory=True,
+        memory=readings,
     )
     assert execute(request).exit_code == ExitCode.OK
     run = load_run(output)
@@ -113,3 +121,88 @@ def test_transient_allocations_are_each_stages_working_memory(
     stages = {s.path: s for s in memory.stages}
     assert stages["bytes"].heap_delta_mean is not None
     assert abs(stages["bytes"].heap_delta_mean) < 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("python_allocators", [False, True])
+def test_memray_replays_each_stages_working_memory(
+    make_pipeline: Callable[..., Path], tmp_path: Path, python_allocators: bool
+) -> None:
+    # GIVEN the same stages WHEN memray records every allocation (no --memory readings), with or
+    # without Python's own allocators (small objects then come as pymalloc's 1 MiB arenas)
+    options = {"trace_python_allocators": python_allocators}
+    memory = run_memory(make_pipeline, tmp_path, "memray", readings=False, options=options)
+    # THEN its records, split at the stage marks, give each stage N MB and the neighbours near 0
+    assert memory.working_method == "memray"
+    check_transients(memory)
+    if python_allocators:  # every object seen: exact
+        objects = next(s for s in memory.stages if s.path == "objects")
+        assert objects.working_peak_mean == pytest.approx(N_MB, rel=0.02)
+    # AND no process figure is made up without the readings
+    assert memory.peak_rss is None
+
+
+NESTED = """
+import threading
+import ragperf
+
+MB = 1 << 20
+both_hold = threading.Barrier(2, timeout=10)
+
+def hold(n_mb, state):
+    block = bytes(n_mb * MB)
+    both_hold.wait()  # the two branches hold their blocks at the same time
+    return len(block) + len(state.query)
+
+def big(state):
+    return hold(20, state)
+
+def small(state):
+    return hold(4, state)
+
+@ragperf.stage("inner")
+def inner(state):
+    return len(bytes(8 * MB))
+
+def outer(state):
+    kept = bytes(16 * MB)
+    return inner(state) + len(kept)
+"""
+
+NESTED_STAGES = """
+[[stages]]
+name = "fan"
+parallel = [
+  { name = "big", call = "pipe:big" },
+  { name = "small", call = "pipe:small" },
+]
+[[stages]]
+name = "outer"
+call = "pipe:outer"
+"""
+
+
+@pytest.mark.slow
+def test_memray_tells_branches_and_nested_spans_apart(make_pipeline: Callable[..., Path], tmp_path: Path) -> None:
+    # GIVEN two fan-out branches holding 20 and 4 MB at once on the pool's threads, and a stage
+    # holding 16 MB while its nested @ragperf.stage function makes and frees 8 MB
+    config = make_pipeline(NESTED, NESTED_STAGES)
+    output = tmp_path / "run.json"
+    request = RunRequest(
+        config=load_config(config), config_path=config, output=output, backend="memray", measured=5, warmup=1
+    )
+    # WHEN memray records them
+    assert execute(request).exit_code == ExitCode.OK
+    memory = load_run(output).memory
+    assert memory is not None
+    stages = {s.path: s for s in memory.stages}
+    # THEN each branch and the nested span show their own working peak, from the stacks' trampolines
+    for path, mb in (("fan.big", 20), ("fan.small", 4), ("outer.inner", 8)):
+        assert stages[path].working_peak_max == pytest.approx(mb, rel=0.1), path
+        assert stages[path].n == 5
+    # AND the top-level stages hold what was live at once in the whole process
+    assert stages["fan"].working_peak_max == pytest.approx(24, rel=0.1)
+    assert stages["outer"].working_peak_max == pytest.approx(24, rel=0.1)
+    # AND the sub-spans follow the top-level stages, with no RSS of their own
+    assert [s.path for s in memory.stages][:2] == ["fan", "outer"]
+    assert stages["fan.big"].rss_delta_mean is None

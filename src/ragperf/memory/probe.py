@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ragperf.memory.readings import MemoryReader
+    from ragperf.pipeline import StageProbe as Probe
 
-__all__ = ["StageProbe", "StageReading"]
+__all__ = ["ProbePair", "StageProbe", "StageReading"]
 
 # (path, rss before, rss after, heap before, heap after, peak rss during), bytes.
 StageReading = tuple[str, "int | None", "int | None", "int | None", "int | None", int]
@@ -29,6 +30,9 @@ class StageProbe:
         self.cost_ns = 0
         self.first_peak: int | None = None  # the high-water mark of imports and setup, before any reset
         self._open: tuple[int | None, int | None] = (None, None)
+
+    def begin_query(self) -> None:
+        """Nothing: a query's memory is read from its stages' readings."""
 
     def before(self, path: str) -> None:  # noqa: ARG002 - the executor names the stage for every probe
         """Read RSS and heap, then start a fresh high-water mark for the stage."""
@@ -60,3 +64,28 @@ class StageProbe:
         readings, cost = self.readings, self.cost_ns
         self.readings, self.cost_ns = [], 0
         return readings, cost
+
+
+class ProbePair:
+    """Two probes around each stage (the readings, and a profiler's marks): `outer` brackets `inner`."""
+
+    __slots__ = ("inner", "outer")
+
+    def __init__(self, outer: Probe, inner: Probe) -> None:
+        self.outer = outer
+        self.inner = inner
+
+    def begin_query(self) -> None:
+        """Both hear of the query."""
+        self.outer.begin_query()
+        self.inner.begin_query()
+
+    def before(self, path: str) -> None:
+        """Outer first, so its reading comes before the inner probe's work."""
+        self.outer.before(path)
+        self.inner.before(path)
+
+    def after(self, path: str) -> None:
+        """Inner first, so the outer reading comes last."""
+        self.inner.after(path)
+        self.outer.after(path)

@@ -14,9 +14,10 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ragperf.config import Targets
+    from ragperf.memory.peaks import WorkingPeaks
     from ragperf.run.events import MemoryBaseline, MemoryReading, StageReading
 
-__all__ = ["build_memory_report", "stage_readings", "working_stage"]
+__all__ = ["build_memory_report", "stage_readings", "with_working_peaks", "working_stage"]
 
 
 def _delta(after: float | None, before: float | None) -> float | None:
@@ -115,6 +116,7 @@ def build_memory_report(baseline: MemoryBaseline, events: Sequence[MemoryReading
         heap_source=baseline.heap_source,
         peak_source=baseline.peak_source,
         working_source=baseline.working_source,
+        working_method=baseline.working_method,
         rss_start=to_mb(baseline.rss_start),
         setup_peak=to_mb(baseline.setup_peak),
         baseline_rss=to_mb(baseline.rss),
@@ -132,4 +134,82 @@ def build_memory_report(baseline: MemoryBaseline, events: Sequence[MemoryReading
         probe_us_per_stage=sum(known_ns) / n_stage_calls / 1e3 if known_ns and n_stage_calls else None,
         stages=stages,
         series=tuple(MemoryPoint(index=e.index, rss=to_mb(e.rss), heap=to_mb(e.heap)) for e in events),
+    )
+
+
+def _in_mb(values: Sequence[int]) -> list[float]:
+    return [v / BYTES_PER_MB for v in values]
+
+
+def with_working_peaks(memory: MemoryReport | None, peaks: WorkingPeaks, targets: Targets) -> MemoryReport:
+    """The memory section with a profiler's exact working peaks in place of the readings' (or alone).
+
+    Top-level stages keep their RSS and heap figures; the sub-spans the profiler told apart follow
+    them, each after the stages before its own.
+    """
+    readings = {} if memory is None else {s.path: s for s in memory.stages if s.rss_high_water is not None}
+    stages = []
+    for path, values in peaks.stages.items():
+        exact = working_stage(path, len(values), _in_mb(values), targets)
+        read = readings.get(path)
+        stages.append(exact if read is None else read.model_copy(update=_working_fields(exact)))
+    order = {path: i for i, path in enumerate(peaks.stages)}
+
+    def place(path: str) -> tuple[int, str]:
+        top = next((order[p] for p in _prefixes(path) if p in order), len(order))
+        return top, path
+
+    stages += [
+        working_stage(p, len(peaks.spans[p]), _in_mb(peaks.spans[p]), targets) for p in sorted(peaks.spans, key=place)
+    ]
+    requests = _in_mb(peaks.requests)
+    update = {
+        "working_source": peaks.source,
+        "working_method": "memray",
+        "request_working_max": max(requests) if requests else None,
+        "request_working_mean": statistics.fmean(requests) if requests else None,
+        "request_working_p95": percentile(requests, 95) if requests else None,
+        "stages": tuple(stages),
+    }
+    return (memory or _unread()).model_copy(update=update)
+
+
+def _working_fields(stage: StageMemory) -> dict[str, object]:
+    return {
+        "n": stage.n,
+        "working_peak_mean": stage.working_peak_mean,
+        "working_peak_max": stage.working_peak_max,
+        "verdict": stage.verdict,
+    }
+
+
+def _prefixes(path: str) -> list[str]:
+    parts = path.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _unread() -> MemoryReport:
+    """A memory section with no process readings (a run without --memory), for a profiler's peaks."""
+    return MemoryReport(
+        rss_source=None,
+        heap_source=None,
+        peak_source="not read: run with --memory for RSS and heap",
+        working_source="",
+        rss_start=None,
+        setup_peak=None,
+        baseline_rss=None,
+        baseline_heap=None,
+        peak_rss=None,
+        peak_where=None,
+        end_rss=None,
+        end_heap=None,
+        total_delta_rss=None,
+        total_delta_heap=None,
+        request_working_max=None,
+        request_working_mean=None,
+        request_working_p95=None,
+        request_rss_rise_max=None,
+        probe_us_per_stage=None,
+        stages=(),
+        series=(),
     )

@@ -75,6 +75,7 @@ class MemorySession:
                 heap_source=reader.heap_source,
                 peak_source="reset high-water mark" if reader.peak_resets else "larger of before/after",
                 working_source=self._working_source(),
+                working_method="rss-high-water" if reader.peak_resets else "rss-heap-ends",
             )
         )
 

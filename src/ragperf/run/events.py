@@ -14,7 +14,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeAlias
+
+if TYPE_CHECKING:
+    from ragperf.schema.memory import WorkingMethod
 
 __all__ = [
     "BlockDone",
@@ -189,6 +192,7 @@ class MemoryBaseline(_Record):
     heap_source: str | None
     peak_source: str
     working_source: str
+    working_method: WorkingMethod
 
 
 class StageReading(NamedTuple):

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from ragperf.backends.base import Backend
     from ragperf.frameworks.base import FrameworkAdapter
     from ragperf.memory.session import MemorySession
+    from ragperf.pipeline import StageProbe
     from ragperf.queries import Query
 
 __all__ = ["main"]
@@ -241,7 +242,10 @@ def _measure(
         # stage frames of ~10% of its samples (tests/integration/test_thread_waits.py).
         positions = itertools.islice(itertools.cycle(range(n_queries)), spec.measured)
     packages = imported_distributions(before)  # after warm-up: lazy imports of first calls are in
+    probe = executor.probe
     backend.start(artifacts)
+    if backend.marks_stages:
+        executor.probe = _marked(probe)
     stream.emit(Measuring(packages=packages))
     # Served: a stop signal while waiting for the next block must not abort a phase that has measured
     # queries; the parent closes stdin as it stops, which ends the wait.
@@ -273,11 +277,21 @@ def _measure(
         stop.measuring = False
         batch.flush()
         backend.stop()
+        executor.probe = probe
     if stop.requested:
         return False, stop.reason()
     if spec.served and batch.measured < spec.measured:
         return False, f"the parent ended the blocks after {batch.measured} of {spec.measured} queries"
     return True, None
+
+
+def _marked(probe: StageProbe | None) -> StageProbe:
+    """The executor's probe with the profiler's marks inside it (its readings bracket the marks)."""
+    from ragperf.memory.marks import AllocationMarks
+    from ragperf.memory.probe import ProbePair
+
+    marks = AllocationMarks()
+    return marks if probe is None else ProbePair(probe, marks)
 
 
 def _failure(index: int, failed: StageFailed) -> QueryFailure:

@@ -29,9 +29,11 @@ __all__ = [
     "MemoryReport",
     "SlopeFit",
     "StageMemory",
+    "WorkingMethod",
 ]
 
 Verdict = Literal["PASS", "FAIL", "n/a"]
+WorkingMethod = Literal["rss-high-water", "rss-heap-ends", "memray"]
 
 # What each kind of memory is, in the words every report uses (one place, so formats agree).
 WORKING_MEANS = "peak working memory: the most memory live at once during it, above what was live when it started"
@@ -80,7 +82,13 @@ class MemoryReport(_Model):
     rss_source: str | None
     heap_source: str | None
     peak_source: str = Field(description="how RSS high-water marks were taken: reset per stage, or before/after only")
-    working_source: str = Field(description="how peak working memory was measured")
+    working_source: str = Field(description="how peak working memory was measured, in words")
+    working_method: WorkingMethod | None = Field(
+        default=None,
+        description="the mechanism that measured peak working memory: 'rss-high-water' (--memory on Linux), "
+        "'rss-heap-ends' (no resettable high-water mark: transients missed), 'memray' (its allocation records, "
+        "exact); None in files written before it was recorded",
+    )
     rss_start: float | None = Field(description="RSS before the pipeline's code was imported")
     setup_peak: float | None = Field(description="highest RSS through imports, setup and warm-up")
     baseline_rss: float | None = Field(description="RSS after setup and warm-up, before the first measured query")
