@@ -38,8 +38,8 @@ CAPTURE_FILE = "memray.bin"
 _FREES = frozenset({1, 5})
 _MUNMAP = 15
 WORKING_SOURCE = (
-    "memray: every allocation and free of the measured queries replayed, marked at each stage boundary "
-    "(the most bytes live at once above the stage's start)"
+    "memray's allocation records replayed between marks at each stage boundary; a sub-span counts the "
+    "allocations under its trampoline"
 )
 
 

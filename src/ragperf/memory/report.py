@@ -141,27 +141,22 @@ def _in_mb(values: Sequence[int]) -> list[float]:
     return [v / BYTES_PER_MB for v in values]
 
 
-def with_working_peaks(memory: MemoryReport | None, peaks: WorkingPeaks, targets: Targets) -> MemoryReport:
+def with_working_peaks(
+    memory: MemoryReport | None, peaks: WorkingPeaks, targets: Targets, order: Sequence[str]
+) -> MemoryReport:
     """The memory section with a profiler's exact working peaks in place of the readings' (or alone).
 
-    Top-level stages keep their RSS and heap figures; the sub-spans the profiler told apart follow
-    them, each after the stages before its own.
+    Top-level stages keep their RSS and heap figures; the sub-spans the profiler told apart join
+    them, all in the run's stage `order` (a span it does not list goes last).
     """
-    readings = {} if memory is None else {s.path: s for s in memory.stages if s.rss_high_water is not None}
+    readings = {} if memory is None else {s.path: s for s in memory.stages}
     stages = []
-    for path, values in peaks.stages.items():
+    for path, values in (peaks.stages | peaks.spans).items():
         exact = working_stage(path, len(values), _in_mb(values), targets)
         read = readings.get(path)
         stages.append(exact if read is None else read.model_copy(update=_working_fields(exact)))
-    order = {path: i for i, path in enumerate(peaks.stages)}
-
-    def place(path: str) -> tuple[int, str]:
-        top = next((order[p] for p in _prefixes(path) if p in order), len(order))
-        return top, path
-
-    stages += [
-        working_stage(p, len(peaks.spans[p]), _in_mb(peaks.spans[p]), targets) for p in sorted(peaks.spans, key=place)
-    ]
+    rank = {path: i for i, path in enumerate(order)}
+    stages.sort(key=lambda s: (rank.get(s.path, len(rank)), s.path))
     requests = _in_mb(peaks.requests)
     update = {
         "working_source": peaks.source,
@@ -181,11 +176,6 @@ def _working_fields(stage: StageMemory) -> dict[str, object]:
         "working_peak_max": stage.working_peak_max,
         "verdict": stage.verdict,
     }
-
-
-def _prefixes(path: str) -> list[str]:
-    parts = path.split(".")
-    return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def _unread() -> MemoryReport:

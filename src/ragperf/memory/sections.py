@@ -62,7 +62,7 @@ def memory_sections(
 
 def with_profiler_peaks(run: RunFile, peaks: WorkingPeaks, targets: Targets) -> RunFile:
     """The run with a profiler's exact working peaks, and memory per request judged on them."""
-    memory = with_working_peaks(run.memory, peaks, targets)
+    memory = with_working_peaks(run.memory, peaks, targets, [s.path for s in run.stages])
     verdict = _request_verdict(memory, targets)
     kept = tuple(t for t in run.summary.targets if t.name != "request_memory_mb")
     summary = run.summary.model_copy(update={"targets": kept + ((verdict,) if verdict is not None else ())})

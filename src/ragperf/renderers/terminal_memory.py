@@ -59,6 +59,14 @@ def _breakdown(memory: MemoryReport, console: Console) -> None:
             f" · p95 {fmt_mb(memory.request_working_p95)} · max {fmt_mb(memory.request_working_max)}",
         )
     )
+    if memory.baseline_rss is None and memory.peak_rss is None:
+        console.print(Text.assemble(("Process", "bold"), " RSS and heap: not read (run with --memory to read them)"))
+    else:
+        _process(memory, heap, where, console)
+    _stages(memory, console)
+
+
+def _process(memory: MemoryReport, heap: str, where: str, console: Console) -> None:
     console.print(
         Text.assemble(
             ("Process", "bold"),
@@ -69,25 +77,32 @@ def _breakdown(memory: MemoryReport, console: Console) -> None:
             ),
         )
     )
+
+
+def _stages(memory: MemoryReport, console: Console) -> None:
+    # Without the readings (a memray run without --memory) the net-change columns would all be blank.
+    read = any(s.rss_delta_mean is not None or s.heap_delta_mean is not None for s in memory.stages)
+    columns = ("stage", "working peak", "max", *(("+RSS", "+heap") if read else ()), "verdict")
     table = Table(title="Peak working memory per stage (MB above the stage's start)", title_justify="left")
-    for column in ("stage", "working peak", "max", "+RSS", "+heap", "verdict"):
+    for column in columns:
         table.add_column(column, justify="left" if column == "stage" else "right")
     for stage in memory.stages:
+        net = (fmt_mb(stage.rss_delta_mean, signed=True), fmt_mb(stage.heap_delta_mean, signed=True))
         table.add_row(
             stage.path,
             fmt_mb(stage.working_peak_mean),
             fmt_mb(stage.working_peak_max),
-            fmt_mb(stage.rss_delta_mean, signed=True),
-            fmt_mb(stage.heap_delta_mean, signed=True),
+            *(net if read else ()),
             verdict_text(stage.verdict),
         )
     console.print(table)
     cost = f"; readings cost {memory.probe_us_per_stage:.0f} µs a stage" if memory.probe_us_per_stage else ""
-    notes = (
-        f"working peak = {WORKING_MEANS} ({memory.working_source})",
-        f"+RSS, +heap = net change across the stage, mean per query; {RSS_MEANS}; "
-        f"heap = {memory.heap_source or 'not readable here'}{cost}",
-    )
+    notes = [f"working peak = {WORKING_MEANS} ({memory.working_source})"]
+    if read:
+        notes.append(
+            f"+RSS, +heap = net change across the stage, mean per query; {RSS_MEANS}; "
+            f"heap = {memory.heap_source or 'not readable here'}{cost}"
+        )
     for note in notes:
         console.print(Text(note, style="dim"))
 

@@ -107,7 +107,9 @@ class MemoryReport(_Model):
     request_working_p95: float | None
     request_rss_rise_max: float | None = Field(description="largest rise of RSS within one query above its start")
     probe_us_per_stage: float | None = Field(description="the readings' own cost, excluded from the spans and total")
-    stages: tuple[StageMemory, ...] = Field(description="top-level stages, then sub-spans where they were measured")
+    stages: tuple[StageMemory, ...] = Field(
+        description="top-level stages, and the sub-spans where they were told apart, in the run's stage order"
+    )
     series: tuple[MemoryPoint, ...]
 
 
