@@ -5,9 +5,10 @@ from __future__ import annotations
 import statistics
 from typing import TYPE_CHECKING, Literal
 
-from ragperf.analysis.leak import Fit, judge, theil_sen
+from ragperf.analysis.leak import judge
 from ragperf.memory.report import stage_readings
 from ragperf.memory.snapshots import OUTSIDE, TRUNCATED
+from ragperf.memory.trend import theil_sen
 from ragperf.schema.memory import AllocationSite, LeakPoint, LeakReport, LeakStage, SlopeFit
 from ragperf.units import BYTES_PER_MB, to_mb
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ragperf.memory.settings import LeakSettings
+    from ragperf.memory.trend import Fit
     from ragperf.run.events import LeakSites, MemoryReading
 
 __all__ = ["build_leak_report"]
