@@ -146,11 +146,11 @@ NESTED = """
 import threading
 import ragperf
 
-MB = 1 << 20
+MB = 1 << 20  # blocks are written (b"x" * n): calloc's untouched zero pages are never resident
 both_hold = threading.Barrier(2, timeout=10)
 
 def hold(n_mb, state):
-    block = bytes(n_mb * MB)
+    block = b"h" * (n_mb * MB)
     both_hold.wait()  # the two branches hold their blocks at the same time
     return len(block) + len(state.query)
 
@@ -162,12 +162,35 @@ def small(state):
 
 @ragperf.stage("inner")
 def inner(state):
-    return len(bytes(8 * MB))
+    return len(b"i" * (8 * MB))
 
 def outer(state):
-    kept = bytes(16 * MB)
-    return inner(state) + len(kept)
+    kept = b"k" * (16 * MB)
+    size = inner(state)
+    with ragperf.stage("block"):  # a block puts no frame on the stack: memray cannot tell it apart
+        size += len(b"w" * (4 * MB))
+    return size + len(kept)
 """
+
+
+def run_nested(make_pipeline: Callable[..., Path], tmp_path: Path, backend: str, *, readings: bool) -> MemoryReport:
+    """The memory section of a run of the nested-span pipeline."""
+    config = make_pipeline(NESTED, NESTED_STAGES)
+    output = tmp_path / "run.json"
+    request = RunRequest(
+        config=load_config(config),
+        config_path=config,
+        output=output,
+        backend=backend,
+        measured=5,
+        warmup=1,
+        memory=readings,
+    )
+    assert execute(request).exit_code == ExitCode.OK
+    memory = load_run(output).memory
+    assert memory is not None
+    return memory
+
 
 NESTED_STAGES = """
 [[stages]]
@@ -186,15 +209,8 @@ call = "pipe:outer"
 def test_memray_tells_branches_and_nested_spans_apart(make_pipeline: Callable[..., Path], tmp_path: Path) -> None:
     # GIVEN two fan-out branches holding 20 and 4 MB at once on the pool's threads, and a stage
     # holding 16 MB while its nested @ragperf.stage function makes and frees 8 MB
-    config = make_pipeline(NESTED, NESTED_STAGES)
-    output = tmp_path / "run.json"
-    request = RunRequest(
-        config=load_config(config), config_path=config, output=output, backend="memray", measured=5, warmup=1
-    )
     # WHEN memray records them
-    assert execute(request).exit_code == ExitCode.OK
-    memory = load_run(output).memory
-    assert memory is not None
+    memory = run_nested(make_pipeline, tmp_path, "memray", readings=False)
     stages = {s.path: s for s in memory.stages}
     # THEN each branch and the nested span show their own working peak, from the stacks' trampolines
     for path, mb in (("fan.big", 20), ("fan.small", 4), ("outer.inner", 8)):
@@ -206,3 +222,22 @@ def test_memray_tells_branches_and_nested_spans_apart(make_pipeline: Callable[..
     # AND the sub-spans come in the run's stage order, under their stages, with no RSS of their own
     assert [s.path for s in memory.stages] == ["fan", "fan.big", "fan.small", "outer", "outer.inner"]
     assert stages["fan.big"].rss_delta_mean is None
+
+
+@pytest.mark.slow
+def test_rss_marks_nested_spans_on_the_stage_thread(make_pipeline: Callable[..., Path], tmp_path: Path) -> None:
+    # GIVEN the same pipeline WHEN --memory reads the resident high-water mark (no memray)
+    memory = run_nested(make_pipeline, tmp_path, "timer", readings=True)
+    stages = {s.path: s for s in memory.stages}
+    # THEN the nested function and the `with` block, on the stage's own thread, get their own peaks
+    for path, mb in (("outer.inner", 8), ("outer.block", 4)):
+        assert stages[path].working_peak_max == pytest.approx(mb, rel=0.1), path
+        assert stages[path].working_peak_mean == pytest.approx(mb, rel=0.1), path
+    # AND their parent's peak still covers the whole stage (its mark was cut at their boundaries)
+    assert stages["outer"].working_peak_max == pytest.approx(24, rel=0.1)
+    # AND the branches, which share the process's one mark on the pool's threads, are not told apart
+    assert "fan.big" not in stages
+    assert stages["fan"].working_peak_max == pytest.approx(24, rel=0.1)
+    # AND memory per request is still judged on whole queries
+    assert memory.request_working_max is not None
+    assert memory.request_working_max >= 0.9 * 24

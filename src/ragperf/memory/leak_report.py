@@ -51,7 +51,7 @@ def _delta(after: int | None, before: int | None) -> float | None:
 
 def _stages(events: Sequence[MemoryReading], growth: dict[str, float]) -> tuple[LeakStage, ...]:
     """Probed stages (top level) and every stage the snapshots saw growing, in that order."""
-    readings = stage_readings(events)
+    readings = {path: rows for path, rows in stage_readings(events).items() if not rows[0].nested}
     total = sum(max(v, 0.0) for v in growth.values())
     paths = list(readings) + sorted(p for p in growth if p not in readings)
     out = []
@@ -88,7 +88,11 @@ def _series(events: Sequence[MemoryReading]) -> tuple[LeakPoint, ...]:
             query_id=e.id,
             rss=to_mb(e.rss),
             heap=to_mb(e.heap),
-            stages={r.path: (_delta(r.rss_after, r.rss_before), _delta(r.heap_after, r.heap_before)) for r in e.stages},
+            stages={
+                r.path: (_delta(r.rss_after, r.rss_before), _delta(r.heap_after, r.heap_before))
+                for r in e.stages
+                if not r.nested
+            },
         )
         for i, e in enumerate(events)
     )

@@ -83,7 +83,7 @@ def _requests(events: Sequence[MemoryReading]) -> tuple[list[float], list[float]
     """Per query: its peak working memory, and the rise of RSS within it above its start (MB)."""
     working, rss_rises = [], []
     for event in events:
-        stages = event.stages
+        stages = [r for r in event.stages if not r.nested]
         if not stages:
             continue
         first = stages[0]
@@ -98,10 +98,15 @@ def _requests(events: Sequence[MemoryReading]) -> tuple[list[float], list[float]
     return working, rss_rises
 
 
-def build_memory_report(baseline: MemoryBaseline, events: Sequence[MemoryReading], targets: Targets) -> MemoryReport:
-    """Baseline, the process's peak and where, per-stage and per-request working memory, and the series."""
+def build_memory_report(
+    baseline: MemoryBaseline, events: Sequence[MemoryReading], targets: Targets, order: Sequence[str]
+) -> MemoryReport:
+    """Baseline, the process's peak and where, per-stage and per-request working memory, and the series.
+
+    Stages and the nested spans measured come in the run's stage `order`.
+    """
     by_stage = stage_readings(events)
-    stages = tuple(_stage(path, readings, targets) for path, readings in by_stage.items())
+    stages = _in_order([_stage(path, readings, targets) for path, readings in by_stage.items()], order)
     candidates: list[tuple[float, str]] = [(baseline.setup_peak / BYTES_PER_MB, "setup")]
     candidates += [(s.rss_high_water, s.path) for s in stages if s.rss_high_water is not None]
     candidates += [(e.rss / BYTES_PER_MB, "between queries") for e in events if e.rss is not None]
@@ -155,8 +160,6 @@ def with_working_peaks(
         exact = working_stage(path, len(values), _in_mb(values), targets)
         read = readings.get(path)
         stages.append(exact if read is None else read.model_copy(update=_working_fields(exact)))
-    rank = {path: i for i, path in enumerate(order)}
-    stages.sort(key=lambda s: (rank.get(s.path, len(rank)), s.path))
     requests = _in_mb(peaks.requests)
     update = {
         "working_source": peaks.source,
@@ -164,9 +167,15 @@ def with_working_peaks(
         "request_working_max": max(requests) if requests else None,
         "request_working_mean": statistics.fmean(requests) if requests else None,
         "request_working_p95": percentile(requests, 95) if requests else None,
-        "stages": tuple(stages),
+        "stages": _in_order(stages, order),
     }
     return (memory or _unread()).model_copy(update=update)
+
+
+def _in_order(stages: list[StageMemory], order: Sequence[str]) -> tuple[StageMemory, ...]:
+    """In the run's stage order; a span it does not list goes last."""
+    rank = {path: i for i, path in enumerate(order)}
+    return tuple(sorted(stages, key=lambda s: (rank.get(s.path, len(rank)), s.path)))
 
 
 def _working_fields(stage: StageMemory) -> dict[str, object]:

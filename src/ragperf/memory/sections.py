@@ -30,14 +30,15 @@ def memory_sections(
     *,
     leak: LeakSettings | None,
     warmup: int,
+    order: Sequence[str],
 ) -> tuple[MemoryReport | None, LeakReport | None, RunSummary]:
     """The memory section (when the worker measured memory), the leak section (leak mode), and the
-    summary with their target verdicts added to the latency ones."""
+    summary with their target verdicts added to the latency ones; `order`: the run's stage paths."""
     baseline = next((e for e in events if isinstance(e, MemoryBaseline)), None)
     if baseline is None:
         return None, None, summary
     queries = [e for e in events if isinstance(e, MemoryReading)]
-    memory = build_memory_report(baseline, queries, targets)
+    memory = build_memory_report(baseline, queries, targets, order)
     verdicts = [
         _verdict("peak_memory_mb", targets.peak_memory_mb, memory.peak_rss, "MB"),
         _request_verdict(memory, targets),

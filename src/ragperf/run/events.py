@@ -196,7 +196,7 @@ class MemoryBaseline(_Record):
 
 
 class StageReading(NamedTuple):
-    """One top-level stage's memory around one call (bytes)."""
+    """One stage's (or nested span's) memory around one call (bytes)."""
 
     path: str
     rss_before: int | None
@@ -204,6 +204,7 @@ class StageReading(NamedTuple):
     heap_before: int | None
     heap_after: int | None
     peak: int
+    nested: bool = False  # a span inside a top-level stage (its readings: RSS at its start and its peak)
 
 
 @dataclass(frozen=True, slots=True)

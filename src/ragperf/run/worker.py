@@ -143,12 +143,7 @@ def _run(spec: WorkerSpec, stream: Stream, stop: _Stop) -> int:
     started = perf_counter_ns()
     plan = build_plan(spec.config)  # imports every module the config names
     import_ms = (perf_counter_ns() - started) / 1e6
-    recorder = spans.Recorder()
-    if spec.cpu_time:
-        recorder.cpu = []
-    spans.install(recorder)
-    threads.install()
-    notes.install_sink(lambda text: stream.emit(Note(text)))
+    recorder = _start_recording(spec, memory, stream)
     executor = Executor(plan, recorder, probe=None if memory is None else memory.probe)
     adapters: list[FrameworkAdapter] = []
     try:
@@ -178,14 +173,32 @@ def _run(spec: WorkerSpec, stream: Stream, stop: _Stop) -> int:
                 stream.emit(TeardownFailed(message=f"teardown was {stop.reason()}"))
     finally:
         frameworks.deactivate(adapters)
-        spans.install(None)
-        threads.uninstall()
-        notes.install_sink(None)
+        _stop_recording()
         executor.close()
         if memory is not None:
             memory.close()
     stream.emit(End(complete=complete, reason=reason, signal=stop.signum))
     return ExitCode.OK if stop.signum is None else 128 + stop.signum
+
+
+def _start_recording(spec: WorkerSpec, memory: MemorySession | None, stream: Stream) -> spans.Recorder:
+    """Spans recorded (nested ones shown to the memory probe), work on other threads kept in its span, notes sent."""
+    recorder = spans.Recorder()
+    if spec.cpu_time:
+        recorder.cpu = []
+    spans.install(recorder)
+    if memory is not None:
+        spans.watch(memory.probe)
+    threads.install()
+    notes.install_sink(lambda text: stream.emit(Note(text)))
+    return recorder
+
+
+def _stop_recording() -> None:
+    spans.install(None)
+    spans.watch(None)
+    threads.uninstall()
+    notes.install_sink(None)
 
 
 def _memory_session(spec: WorkerSpec) -> MemorySession | None:
