@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ragperf.schema.memory import MemoryReport
+    from ragperf.schema.run import RunFile
 
 N_MB = 24
 
@@ -62,16 +63,18 @@ call = "pipe:idle"
 TARGET = f"[targets]\nrequest_memory_mb = {N_MB // 2}\n"
 
 
-def run_memory(
+def run_pipeline(
     make_pipeline: Callable[..., Path],
     tmp_path: Path,
+    pipeline: tuple[str, str, str],
     backend: str,
     *,
-    readings: bool = True,
+    readings: bool,
     options: dict[str, object] | None = None,
-) -> MemoryReport:
-    """The memory section of a run of the transient-allocation pipeline (`readings`: with --memory)."""
-    config = make_pipeline(TRANSIENT, STAGES, extra_toml=TARGET)
+) -> RunFile:
+    """A 5-query run of `pipeline` (module source, stages, extra TOML) in a real worker (`readings`: --memory)."""
+    source, stages, extra = pipeline
+    config = make_pipeline(source, stages, extra_toml=extra)
     output = tmp_path / "run.json"
     request = RunRequest(
         config=load_config(config),
@@ -86,9 +89,25 @@ def run_memory(
     assert execute(request).exit_code == ExitCode.OK
     run = load_run(output)
     assert run.memory is not None
+    return run
+
+
+def run_memory(
+    make_pipeline: Callable[..., Path],
+    tmp_path: Path,
+    backend: str,
+    *,
+    readings: bool = True,
+    options: dict[str, object] | None = None,
+) -> MemoryReport:
+    """The memory section of a run of the transient-allocation pipeline."""
+    run = run_pipeline(
+        make_pipeline, tmp_path, (TRANSIENT, STAGES, TARGET), backend, readings=readings, options=options
+    )
     verdicts = {t.name: t for t in run.summary.targets}
     # Memory per request is what request_memory_mb is judged on: N MB against N/2 fails.
     assert verdicts["request_memory_mb"].verdict == "FAIL"
+    assert run.memory is not None
     return run.memory
 
 
@@ -124,22 +143,25 @@ def test_transient_allocations_are_each_stages_working_memory(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("python_allocators", [False, True])
+@pytest.mark.parametrize(("python_allocators", "readings"), [(False, False), (True, False), (False, True)])
 def test_memray_replays_each_stages_working_memory(
-    make_pipeline: Callable[..., Path], tmp_path: Path, python_allocators: bool
+    make_pipeline: Callable[..., Path], tmp_path: Path, python_allocators: bool, readings: bool
 ) -> None:
-    # GIVEN the same stages WHEN memray records every allocation (no --memory readings), with or
-    # without Python's own allocators (small objects then come as pymalloc's 1 MiB arenas)
+    # GIVEN the same stages WHEN memray records every allocation, with or without Python's own
+    # allocators (small objects then come as pymalloc's 1 MiB arenas), with or without --memory
     options = {"trace_python_allocators": python_allocators}
-    memory = run_memory(make_pipeline, tmp_path, "memray", readings=False, options=options)
+    memory = run_memory(make_pipeline, tmp_path, "memray", readings=readings, options=options)
     # THEN its records, split at the stage marks, give each stage N MB and the neighbours near 0
     assert memory.working_method == "memray"
     check_transients(memory)
     if python_allocators:  # every object seen: exact
         objects = next(s for s in memory.stages if s.path == "objects")
         assert objects.working_peak_mean == pytest.approx(N_MB, rel=0.02)
-    # AND no process figure is made up without the readings
-    assert memory.peak_rss is None
+    if readings:  # AND the readings' RSS and heap figures stay beside memray's peaks
+        assert memory.peak_rss is not None
+        assert all(s.rss_delta_mean is not None for s in memory.stages)
+    else:  # AND no process figure is made up without them
+        assert memory.peak_rss is None
 
 
 NESTED = """
@@ -175,19 +197,7 @@ def outer(state):
 
 def run_nested(make_pipeline: Callable[..., Path], tmp_path: Path, backend: str, *, readings: bool) -> MemoryReport:
     """The memory section of a run of the nested-span pipeline."""
-    config = make_pipeline(NESTED, NESTED_STAGES)
-    output = tmp_path / "run.json"
-    request = RunRequest(
-        config=load_config(config),
-        config_path=config,
-        output=output,
-        backend=backend,
-        measured=5,
-        warmup=1,
-        memory=readings,
-    )
-    assert execute(request).exit_code == ExitCode.OK
-    memory = load_run(output).memory
+    memory = run_pipeline(make_pipeline, tmp_path, (NESTED, NESTED_STAGES, ""), backend, readings=readings).memory
     assert memory is not None
     return memory
 

@@ -142,6 +142,10 @@ def build_memory_report(
     )
 
 
+# What a profiler's peaks replace in a stage the readings measured (its RSS and heap figures stay).
+_WORKING_FIELDS = {"n", "working_peak_mean", "working_peak_max", "verdict"}
+
+
 def _in_mb(values: Sequence[int]) -> list[float]:
     return [v / BYTES_PER_MB for v in values]
 
@@ -159,7 +163,7 @@ def with_working_peaks(
     for path, values in (peaks.stages | peaks.spans).items():
         exact = working_stage(path, len(values), _in_mb(values), targets)
         read = readings.get(path)
-        stages.append(exact if read is None else read.model_copy(update=_working_fields(exact)))
+        stages.append(exact if read is None else read.model_copy(update=exact.model_dump(include=_WORKING_FIELDS)))
     requests = _in_mb(peaks.requests)
     update = {
         "working_source": peaks.source,
@@ -178,37 +182,8 @@ def _in_order(stages: list[StageMemory], order: Sequence[str]) -> tuple[StageMem
     return tuple(sorted(stages, key=lambda s: (rank.get(s.path, len(rank)), s.path)))
 
 
-def _working_fields(stage: StageMemory) -> dict[str, object]:
-    return {
-        "n": stage.n,
-        "working_peak_mean": stage.working_peak_mean,
-        "working_peak_max": stage.working_peak_max,
-        "verdict": stage.verdict,
-    }
-
-
 def _unread() -> MemoryReport:
     """A memory section with no process readings (a run without --memory), for a profiler's peaks."""
-    return MemoryReport(
-        rss_source=None,
-        heap_source=None,
-        peak_source="not read: run with --memory for RSS and heap",
-        working_source="",
-        rss_start=None,
-        setup_peak=None,
-        baseline_rss=None,
-        baseline_heap=None,
-        peak_rss=None,
-        peak_where=None,
-        end_rss=None,
-        end_heap=None,
-        total_delta_rss=None,
-        total_delta_heap=None,
-        request_working_max=None,
-        request_working_mean=None,
-        request_working_p95=None,
-        request_rss_rise_max=None,
-        probe_us_per_stage=None,
-        stages=(),
-        series=(),
-    )
+    unread: dict[str, object] = dict.fromkeys(MemoryReport.model_fields)
+    unread |= {"peak_source": "not read: run with --memory for RSS and heap", "working_source": ""}
+    return MemoryReport.model_validate(unread | {"stages": (), "series": ()})
