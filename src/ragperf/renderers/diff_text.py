@@ -138,6 +138,10 @@ def method(report: DiffReport) -> str:
     samples = {p.evidence.samples for g in report.groups for p in g.paths}
     if "blocks" in samples:
         test = "signed-rank test on interleaved block pairs"
+        if any(p.evidence.measure == "cpu" for g in report.groups for p in g.paths):
+            test += ", CPU time for the paths on the CPU all through"
+    elif "processes" in samples:
+        test = "Welch's t test on the processes' medians"
     elif "histogram" in samples:
         test = "Mann-Whitney on the steps' histograms"
     else:
@@ -222,6 +226,12 @@ def path_notes(group: DiffGroup, report: DiffReport) -> list[str]:
                 f"{name}: too few block pairs to tell ({evidence.pairs or 0}); a compare needs at least "
                 f"{MIN_SAMPLES} for any verdict: raise -n or lower --block"
             )
+        elif path.verdict == "too_few" and evidence.kind == "replicated":
+            old_k, new_k = evidence.processes or (0, 0)
+            notes.append(
+                f"{name}: measured in too few processes to tell ({old_k} vs {new_k}); each run needs at least "
+                "2 for a verdict between processes: raise --processes"
+            )
         elif path.verdict == "too_few":
             notes.append(
                 f"{name}: too few queries to tell ({path.n_old} vs {path.n_new}); "
@@ -241,6 +251,12 @@ def path_notes(group: DiffGroup, report: DiffReport) -> list[str]:
             )
             if evidence.blocks_needed is not None:
                 need += f" ({evidence.blocks_needed} block pairs; {evidence.pairs} were run)"
+            if evidence.processes_needed is not None:
+                old_k, new_k = evidence.processes or (0, 0)
+                need += (
+                    f"; about {evidence.processes_needed} processes per run (--processes) would settle it at the "
+                    f"{path.threshold:.0%} threshold{floor} ({old_k} and {new_k} were run)"
+                )
             also = "".join(
                 f"; {m.metric}: too few queries beyond it to test"
                 if m.verdict == "too_few"
