@@ -137,7 +137,9 @@ def render_leak(leak: LeakReport, console: Console) -> None:
     if leak.sites:
         _sites(leak, console)
     elif leak.snapshot_every == 0:
-        console.print(Text("  no allocation sites: snapshots were off (--snapshot-every 0)", style="dim"))
+        # The worker takes them only when a series grew faster than the noise floor, since sites explain growth.
+        text = "  no allocation sites: no snapshots taken (nothing grew past the noise floor, or --snapshot-every 0)"
+        console.print(Text(text, style="dim"))
 
 
 def _sites(leak: LeakReport, console: Console) -> None:
