@@ -3,9 +3,11 @@
 One `memray.Tracker` is opened just before the first measured query and closed after the last,
 writing every allocation (file format ALL_ALLOCATIONS) to a `.bin` beside the run file. Hotspots
 are the bytes and the number of allocations each function made per stage (a function's self value
-is what it allocated directly, its total what it and its callees allocated). Without
-`trace_python_allocators` small Python objects (pymalloc's arenas) are invisible; with it they
-are seen at several times the cost.
+is what it allocated directly, its total what it and its callees allocated). The same pass
+replays the records between the worker's stage marks into exact working peaks per stage
+execution, sub-span and query (`ragperf.memory.peaks`). Without `trace_python_allocators` small
+Python objects are seen only as the 1 MiB arenas pymalloc maps for them; with it every object is
+seen, at several times the cost.
 """
 
 from __future__ import annotations
