@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ragperf.renderers.format import fmt_mb, fmt_ms, fmt_pct
 from ragperf.renderers.sections import short_path
-from ragperf.schema.memory import HEAP_MEANS, RSS_MEANS, WORKING_MEANS
+from ragperf.schema.memory import HEAP_MEANS, RSS_MEANS, RSS_SHARED, WORKING_MEANS
 
 if TYPE_CHECKING:
     from ragperf.renderers.base import Report
@@ -56,6 +56,9 @@ def memory_blocks(report: Report) -> list[Block]:
     return blocks
 
 
+_RSS_METHODS = ("rss-high-water", "rss-heap-ends")
+
+
 def _memory(memory: MemoryReport) -> list[Block]:
     text = (
         f"Memory per request (the {WORKING_MEANS.partition(':')[0]} of a whole query): mean "
@@ -64,6 +67,7 @@ def _memory(memory: MemoryReport) -> list[Block]:
         _process(memory),
         f"Working peak = {WORKING_MEANS}; source: {memory.working_source}. {RSS_MEANS}; {HEAP_MEANS} "
         f"({memory.heap_source or '-'}).",
+        *((f"{RSS_SHARED}.",) if memory.working_method in _RSS_METHODS else ()),
     )
     rows = tuple(
         (

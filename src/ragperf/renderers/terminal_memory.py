@@ -9,7 +9,7 @@ from rich.text import Text
 
 from ragperf.renderers.console import verdict_text
 from ragperf.renderers.format import fmt_mb
-from ragperf.schema.memory import RSS_MEANS, WORKING_MEANS
+from ragperf.schema.memory import RSS_MEANS, RSS_SHARED, WORKING_MEANS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -98,6 +98,8 @@ def _stages(memory: MemoryReport, console: Console) -> None:
     console.print(table)
     cost = f"; readings cost {memory.probe_us_per_stage:.0f} µs a stage" if memory.probe_us_per_stage else ""
     notes = [f"working peak = {WORKING_MEANS} ({memory.working_source})"]
+    if memory.working_method in ("rss-high-water", "rss-heap-ends"):
+        notes.append(RSS_SHARED)
     if read:
         notes.append(
             f"+RSS, +heap = net change across the stage, mean per query; {RSS_MEANS}; "

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "HEAP_MEANS",
     "RSS_MEANS",
+    "RSS_SHARED",
     "WORKING_MEANS",
     "AllocationSite",
     "LeakPoint",
@@ -39,6 +40,11 @@ WorkingMethod = Literal["rss-high-water", "rss-heap-ends", "memray"]
 WORKING_MEANS = "peak working memory: the most memory live at once during it, above what was live when it started"
 RSS_MEANS = "RSS: what the OS sees resident for the whole process, including freed memory the allocators keep"
 HEAP_MEANS = "heap: bytes in live allocations at one moment"
+# Said under a table of working peaks read from RSS, which has one high-water mark per process.
+RSS_SHARED = (
+    "Fan-out branches and spans on other threads share the process's one RSS mark, so they are not told "
+    "apart: '-b memray' measures each from its allocations"
+)
 
 
 class _Model(BaseModel):
