@@ -5,8 +5,9 @@ objects a stage) and "transient" (a stage builds and frees a 30 MB buffer). Mode
 (a) plain; (b) the probe as before (RSS/heap/high-water readings, glibc's dynamic thresholds);
 (c) tracemalloc with 1 frame, the other way to a peak (reset_peak at each stage); then, once
 glibc is made to return freed large blocks (irreversible in a process, so last), (d) plain and
-(e) the probe: `--memory` now. Prints the time per query relative to (a) and the probe's own
-cost per stage. Goal: (e) far below (c), and near (b) where stages do not churn large buffers.
+(e) the probe: `--memory` now. Prints one before/after table: per pipeline, each mode's time per
+query relative to (a) with the µs it adds per stage, and the readings' own µs per stage. Goal:
+(e) far below (c), and near (b) where stages do not churn large buffers.
 """
 
 from __future__ import annotations
@@ -47,55 +48,97 @@ def per_query_ns(executor: Executor, state: State, queries: int) -> float:
     return (perf_counter_ns() - start) / queries
 
 
-def measure(call: str, queries: int, repeats: int) -> dict[str, tuple[float, float | None]]:
-    """Median ms per query, and the probe's µs per stage, for each mode."""
-    config = Config.model_validate({"stages": [{"name": f"s{i}", "call": call} for i in range(N_STAGES)]})
-    plan = build_plan(config)
+Modes = dict[str, tuple[float, float | None]]  # mode -> (median ms per query, probe µs per stage or None)
+
+
+def measure(calls: list[str], queries: int, repeats: int) -> dict[str, Modes]:
+    """Median ms per query, and the probe's µs per stage, for each pipeline and mode."""
     recorder = spans.Recorder()
     spans.install(recorder)
     probe = StageProbe(MemoryReader())
-    plain, probed = Executor(plan, recorder), Executor(plan, recorder, probe=probe)
     state = State("what is the capital of france", None, {})
-    times: dict[str, list[float]] = {}
-    costs: dict[str, list[float]] = {}
+    executors = {}
+    for call in calls:
+        plan = build_plan(Config.model_validate({"stages": [{"name": f"s{i}", "call": call} for i in range(N_STAGES)]}))
+        executors[call] = (Executor(plan, recorder), Executor(plan, recorder, probe=probe))
+    times: dict[tuple[str, str], list[float]] = {}
+    costs: dict[tuple[str, str], list[float]] = {}
 
-    def run(label: str, executor: Executor) -> None:
-        times.setdefault(label, []).append(per_query_ns(executor, state, queries))
-        if executor is probed:
-            costs.setdefault(label, []).append(probe.take()[1] / (queries * N_STAGES))
+    def run(call: str, label: str, *, probed: bool) -> None:
+        executor = executors[call][probed]
+        times.setdefault((call, label), []).append(per_query_ns(executor, state, queries))
+        if probed:
+            costs.setdefault((call, label), []).append(probe.take()[1] / (queries * N_STAGES))
 
     for _ in range(repeats):  # interleaved, so drift on a noisy machine hits all alike
-        run("(a) plain", plain)
-        run("(b) --memory before", probed)
-        tracemalloc.start(1)
-        run("(c) tracemalloc 1 frame", plain)
-        tracemalloc.stop()
-    return_freed_memory()
+        for call in calls:
+            run(call, PLAIN, probed=False)
+            run(call, BEFORE, probed=True)
+            tracemalloc.start(1)
+            run(call, TRACEMALLOC, probed=False)
+            tracemalloc.stop()
+    return_freed_memory()  # irreversible in a process: every "after" mode comes last
     for _ in range(repeats):
-        run("(d) plain, glibc returning freed blocks", plain)
-        run("(e) --memory now", probed)
+        for call in calls:
+            run(call, PLAIN_AFTER, probed=False)
+            run(call, AFTER, probed=True)
     spans.install(None)
-    return {
-        label: (statistics.median(v) / 1e6, statistics.median(costs[label]) / 1e3 if label in costs else None)
-        for label, v in times.items()
-    }
+    out: dict[str, Modes] = {}
+    for (call, label), values in times.items():
+        cost = costs.get((call, label))
+        out.setdefault(call, {})[label] = (
+            statistics.median(values) / 1e6,
+            statistics.median(cost) / 1e3 if cost else None,
+        )
+    return out
+
+
+PLAIN = "plain"
+BEFORE = "--memory before"  # the readings with glibc's dynamic thresholds, as before peak working memory
+TRACEMALLOC = "tracemalloc 1 frame"
+PLAIN_AFTER = "plain, glibc returning freed blocks"
+AFTER = "--memory now"  # the readings with glibc returning freed blocks of 256 KiB+
+
+
+def _cost(modes: Modes, label: str) -> str:
+    """x of plain, and the added µs per stage (against plain without --memory, as a user runs it)."""
+    base, ms = modes[PLAIN][0], modes[label][0]
+    return f"x{ms / base:.2f} ({(ms - base) * 1e3 / N_STAGES:+.0f} µs/stage)"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--pipeline", choices=("objects", "transient"), default="objects")
+    parser.add_argument("--pipeline", choices=("objects", "transient", "both"), default="both")
     args = parser.parse_args()
-    results = measure(f"__main__:{args.pipeline}", args.queries, args.repeats)
-    base = results["(a) plain"][0]
-    print(f"pipeline: {args.pipeline} ({N_STAGES} stages)")
-    print("| mode | ms per query | vs plain | probe µs per stage |")
-    print("| --- | --- | --- | --- |")
-    for label, (ms, cost) in results.items():
-        print(f"| {label} | {ms:.2f} | x{ms / base:.2f} | {'-' if cost is None else f'{cost:.0f}'} |")
-    now, tm1 = results["(e) --memory now"][0] / base, results["(c) tracemalloc 1 frame"][0] / base
-    print(f"goal --memory well under tracemalloc (x{now:.2f} vs x{tm1:.2f}): {'PASS' if now < tm1 else 'FAIL'}")
+    names = ["objects", "transient"] if args.pipeline == "both" else [args.pipeline]
+    results = measure([f"__main__:{name}" for name in names], args.queries, args.repeats)
+    print(f"cost of --memory per stage ({N_STAGES} stages a query, {args.queries} queries x {args.repeats})")
+    print("each mode against plain without --memory, as a user runs it; readings are left out of the spans")
+    print(
+        "| pipeline | plain ms/query | --memory before | --memory now | of which glibc returning freed blocks "
+        "| tracemalloc 1 frame | readings µs/stage |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, modes in zip(names, results.values(), strict=True):
+        readings = f"{modes[BEFORE][1]:.0f} -> {modes[AFTER][1]:.0f}"
+        cells = (
+            f"{modes[PLAIN][0]:.2f}",
+            _cost(modes, BEFORE),
+            _cost(modes, AFTER),
+            _cost(modes, PLAIN_AFTER),
+            _cost(modes, TRACEMALLOC),
+            readings,
+        )
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    if "objects" in names:
+        objects = results["__main__:objects"]
+        now, tm1 = objects[AFTER][0] / objects[PLAIN][0], objects[TRACEMALLOC][0] / objects[PLAIN][0]
+        print(
+            f"goal on small-object stages, --memory well under tracemalloc (x{now:.2f} vs x{tm1:.2f}): "
+            f"{'PASS' if now < tm1 else 'FAIL'}"
+        )
 
 
 if __name__ == "__main__":

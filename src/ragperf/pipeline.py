@@ -33,7 +33,10 @@ __all__ = ["Executor", "Plan", "StageFailed", "StageProbe", "Step", "build_plan"
 
 
 class StageProbe(Protocol):
-    """Called around each top-level stage when memory is measured (ragperf.memory.probe)."""
+    """Called at each query start and around each top-level stage when memory is measured (ragperf.memory)."""
+
+    def begin_query(self) -> None:
+        """A query is about to start."""
 
     def before(self, path: str) -> None:
         """The stage is about to start."""
@@ -287,6 +290,7 @@ class Executor:
         run = _run_sync if recorder.cpu is None else _run_sync_cpu  # chosen once a query, not per stage
         span = OpenSpan(None)
         token = current_span.set(span)
+        probe.begin_query()
         try:
             for step in self.plan.steps:
                 probe.before(step.path)
@@ -333,6 +337,8 @@ class Executor:
 
     async def _query_async(self, state: State) -> None:
         probe = self.probe
+        if probe is not None:
+            probe.begin_query()
         for step in self.plan.steps:
             if probe is not None:
                 probe.before(step.path)

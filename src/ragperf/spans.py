@@ -12,7 +12,7 @@ import functools
 import inspect
 from contextvars import ContextVar
 from time import perf_counter_ns
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ragperf.trampoline import call_trampoline
 
@@ -25,6 +25,7 @@ __all__ = [
     "Recorder",
     "SpanHandle",
     "SpanRecord",
+    "SpanWatcher",
     "active_path",
     "child_path",
     "close_span",
@@ -34,6 +35,7 @@ __all__ = [
     "metric",
     "open_span",
     "stage",
+    "watch",
 ]
 
 F = TypeVar("F", bound="Callable[..., Any]")
@@ -84,7 +86,18 @@ class Recorder:
         return cpu
 
 
+class SpanWatcher(Protocol):
+    """Told of every nested span's start and end while recording (the memory probe's nested peaks)."""
+
+    def enter_span(self, span: OpenSpan) -> None:
+        """`span` has just opened."""
+
+    def exit_span(self, span: OpenSpan, path: str) -> None:
+        """`span` (at `path`) is closing."""
+
+
 _recorder: Recorder | None = None
+_watcher: SpanWatcher | None = None
 current_span: ContextVar[OpenSpan | None] = ContextVar("ragperf_current_span", default=None)
 
 
@@ -92,6 +105,12 @@ def install(recorder: Recorder | None) -> None:
     """Switch recording on (a recorder) or off (None). Called by the worker only."""
     global _recorder  # noqa: PLW0603 - one process-wide switch, read on the hot path
     _recorder = recorder
+
+
+def watch(watcher: SpanWatcher | None) -> None:
+    """Tell `watcher` of each nested span's start and end (None: nobody). Called by the worker only."""
+    global _watcher  # noqa: PLW0603 - one process-wide switch, read only while recording
+    _watcher = watcher
 
 
 def active_path() -> str | None:
@@ -138,7 +157,10 @@ class stage:  # noqa: N801 - used like a function: `with ragperf.stage("rerank")
             path = child_path(self._name)
             if self._kind is not None:
                 recorder.kinds.setdefault(path, self._kind)
-            self._token = current_span.set(OpenSpan(path))
+            span = OpenSpan(path)
+            self._token = current_span.set(span)
+            if _watcher is not None:  # before the clock starts: the watcher's readings are not the span's time
+                _watcher.enter_span(span)
             self._start = perf_counter_ns()
         return self
 
@@ -154,6 +176,8 @@ class stage:  # noqa: N801 - used like a function: `with ragperf.stage("rerank")
         end = perf_counter_ns()
         self._token = None
         span = current_span.get()
+        if _watcher is not None and span is not None and span.path is not None:
+            _watcher.exit_span(span, span.path)
         current_span.reset(token)
         recorder = _recorder
         if recorder is not None and span is not None and span.path is not None:
@@ -250,6 +274,8 @@ def open_span(name: str, kind: str | None = None) -> SpanHandle | None:
         recorder.kinds.setdefault(path, kind)
     span = OpenSpan(path)
     token = current_span.set(span)
+    if _watcher is not None:
+        _watcher.enter_span(span)
     return SpanHandle(span, previous, token, perf_counter_ns())
 
 
@@ -258,6 +284,8 @@ def close_span(handle: SpanHandle | None, error: BaseException | str | None = No
     if handle is None:
         return
     end = perf_counter_ns()
+    if _watcher is not None and handle.span.path is not None:
+        _watcher.exit_span(handle.span, handle.span.path)
     try:
         current_span.reset(handle.token)
     except ValueError:  # ended in another context than it started in (an async callback): restore by value

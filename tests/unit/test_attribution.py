@@ -156,7 +156,7 @@ def test_memray_capture_normalisation():
 
     reader = memray.FileReader(CAPTURED / "hot.memray.bin")
     try:
-        builder = normalise_allocations(reader.get_allocation_records(), "memray")
+        builder, working = normalise_allocations(reader.get_allocation_records(), "memray")
     finally:
         reader.close()
     top = next(h for h in builder.hotspots() if h.stage == "b")
@@ -164,6 +164,8 @@ def test_memray_capture_normalisation():
     assert top.function == "alloc_b"
     assert top.count == 20 * 400 * 8
     assert top.self_value >= 20 * 400 * 8 * 16384
+    # AND a capture without stage marks has no working peaks to replay
+    assert working.stages == {}
 
 
 def test_waiting_on_own_threads_is_not_io():

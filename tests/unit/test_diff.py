@@ -247,6 +247,21 @@ def test_comparability_warnings(tmp_path: Path) -> None:
         assert kind in kinds
 
 
+def test_working_peaks_measured_two_ways_are_warned_about(tmp_path: Path) -> None:
+    # GIVEN a baseline whose working peaks came from RSS high-water marks, and a new run's from memray
+    memory = load_run(RUNS / "rich_memory.json").memory
+    assert memory is not None
+    old, new = pipeline_runs(seed=9)
+    old = old.model_copy(update={"memory": memory.model_copy(update={"working_method": "rss-high-water"})})
+    new = new.model_copy(update={"memory": memory.model_copy(update={"working_method": "memray"})})
+    # WHEN diffed THEN the warning says the two were measured differently
+    found = [w for w in diff(old, new, tmp_path).warnings if w.kind == "working_method"]
+    assert len(found) == 1
+    assert "baseline rss-high-water, new memray" in found[0].message
+    # AND two runs measured alike are not warned about
+    assert not [w for w in diff(old, old, tmp_path).warnings if w.kind == "working_method"]
+
+
 def test_config_warning_names_the_changed_keys(tmp_path: Path) -> None:
     # GIVEN configs differing in one option and one stage's call
     old, new = pipeline_runs(seed=14)

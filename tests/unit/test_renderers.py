@@ -122,6 +122,20 @@ def test_a_full_report_combines_latency_memory_and_leak_files():
     assert set(json.loads(JsonRenderer().render(report))["files"]) == {"run", "memory_run", "leak"}
 
 
+def test_a_memray_latency_run_pairs_with_the_memory_run():
+    # GIVEN 'ragperf profile -b memray': a latency run whose memory section holds memray's working peaks only
+    memory_run = load_run(RUNS / "rich_memory.json")
+    assert memory_run.memory is not None
+    peaks = memory_run.memory.model_copy(update={"series": (), "peak_rss": None, "working_method": "memray"})
+    latency = load_run(RUNS / "rich_pyinstrument.json").model_copy(update={"memory": peaks})
+    # WHEN the two are assembled into one report
+    report = assemble([latency, memory_run])
+    # THEN they are still a latency run and its memory run, and the report's memory is the one that read RSS
+    assert report.run is latency
+    assert report.memory_run is memory_run
+    assert report.memory == memory_run.memory
+
+
 def _checks(report: Report) -> list[list[str]]:
     from ragperf.renderers.sections import executive_lines
 

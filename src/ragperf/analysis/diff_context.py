@@ -49,6 +49,7 @@ def comparability_warnings(old: RunFile, new: RunFile) -> tuple[ComparabilityWar
         for kind, was, now in checks
         if was != now
     ]
+    warnings += _working_method_warning(old, new)
     for side, run in (("baseline", old), ("new", new)):
         warnings += _load_warnings(side, run.environment)
         if run.machine is not None and run.machine.verdict == "contended":
@@ -72,6 +73,18 @@ def comparability_warnings(old: RunFile, new: RunFile) -> tuple[ComparabilityWar
                 )
             )
     return tuple(warnings)
+
+
+def _working_method_warning(old: RunFile, new: RunFile) -> list[ComparabilityWarning]:
+    """Working peaks read from RSS and replayed from memray's records differ by what each counts."""
+    if old.memory is None or new.memory is None or old.memory.working_method == new.memory.working_method:
+        return []
+    was, now = old.memory.working_method or "unrecorded", new.memory.working_method or "unrecorded"
+    message = (
+        f"peak working memory measured differently: baseline {was}, new {now}; compare working peaks "
+        "measured the same way (docs/memory.md)"
+    )
+    return [ComparabilityWarning(kind="working_method", message=message)]
 
 
 def _config_message(old: RunFile, new: RunFile) -> str:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
+    from ragperf.memory.peaks import WorkingPeaks
     from ragperf.schema.run import Artifact, Hotspot, StageInfo
 
 __all__ = ["Backend", "BackendOutput", "OptionSpec", "Placement", "missing_profile", "require_module", "shell_command"]
@@ -44,6 +45,7 @@ class BackendOutput:
     hotspots: list[Hotspot] = field(default_factory=list)
     artifacts: list[Artifact] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # e.g. the profiler wrote nothing, or too few samples
+    working: WorkingPeaks | None = None  # peak working memory per span execution, from the profiler's records
 
 
 def missing_profile(backend: str, path: Path) -> BackendOutput:
@@ -72,6 +74,9 @@ class Backend:
     # A served worker (`ragperf compare`) waits between its blocks with the backend on: a profiler that samples
     # from outside (py-spy) would count those waits, so it says False and compare refuses it.
     servable: ClassVar[bool] = True
+    # True: the worker marks each query and top-level stage in the profiler's record stream while it records
+    # (ragperf.memory.marks), so `collect` can tell one stage execution from the next (memray's working peaks).
+    marks_stages: ClassVar[bool] = False
     options_spec: ClassVar[Mapping[str, OptionSpec]] = {}
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:

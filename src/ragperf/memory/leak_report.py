@@ -5,9 +5,10 @@ from __future__ import annotations
 import statistics
 from typing import TYPE_CHECKING, Literal
 
-from ragperf.analysis.leak import Fit, judge, theil_sen
+from ragperf.analysis.leak import judge
 from ragperf.memory.report import stage_readings
 from ragperf.memory.snapshots import OUTSIDE, TRUNCATED
+from ragperf.memory.trend import theil_sen
 from ragperf.schema.memory import AllocationSite, LeakPoint, LeakReport, LeakStage, SlopeFit
 from ragperf.units import BYTES_PER_MB, to_mb
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ragperf.memory.settings import LeakSettings
+    from ragperf.memory.trend import Fit
     from ragperf.run.events import LeakSites, MemoryReading
 
 __all__ = ["build_leak_report"]
@@ -49,7 +51,7 @@ def _delta(after: int | None, before: int | None) -> float | None:
 
 def _stages(events: Sequence[MemoryReading], growth: dict[str, float]) -> tuple[LeakStage, ...]:
     """Probed stages (top level) and every stage the snapshots saw growing, in that order."""
-    readings = stage_readings(events)
+    readings = {path: rows for path, rows in stage_readings(events).items() if not rows[0].nested}
     total = sum(max(v, 0.0) for v in growth.values())
     paths = list(readings) + sorted(p for p in growth if p not in readings)
     out = []
@@ -86,7 +88,11 @@ def _series(events: Sequence[MemoryReading]) -> tuple[LeakPoint, ...]:
             query_id=e.id,
             rss=to_mb(e.rss),
             heap=to_mb(e.heap),
-            stages={r.path: (_delta(r.rss_after, r.rss_before), _delta(r.heap_after, r.heap_before)) for r in e.stages},
+            stages={
+                r.path: (_delta(r.rss_after, r.rss_before), _delta(r.heap_after, r.heap_before))
+                for r in e.stages
+                if not r.nested
+            },
         )
         for i, e in enumerate(events)
     )

@@ -14,9 +14,10 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ragperf.config import Targets
+    from ragperf.memory.peaks import WorkingPeaks
     from ragperf.run.events import MemoryBaseline, MemoryReading, StageReading
 
-__all__ = ["build_memory_report", "stage_readings", "working_stage"]
+__all__ = ["build_memory_report", "stage_readings", "with_working_peaks", "working_stage"]
 
 
 def _delta(after: float | None, before: float | None) -> float | None:
@@ -82,7 +83,7 @@ def _requests(events: Sequence[MemoryReading]) -> tuple[list[float], list[float]
     """Per query: its peak working memory, and the rise of RSS within it above its start (MB)."""
     working, rss_rises = [], []
     for event in events:
-        stages = event.stages
+        stages = [r for r in event.stages if not r.nested]
         if not stages:
             continue
         first = stages[0]
@@ -97,10 +98,15 @@ def _requests(events: Sequence[MemoryReading]) -> tuple[list[float], list[float]
     return working, rss_rises
 
 
-def build_memory_report(baseline: MemoryBaseline, events: Sequence[MemoryReading], targets: Targets) -> MemoryReport:
-    """Baseline, the process's peak and where, per-stage and per-request working memory, and the series."""
+def build_memory_report(
+    baseline: MemoryBaseline, events: Sequence[MemoryReading], targets: Targets, order: Sequence[str]
+) -> MemoryReport:
+    """Baseline, the process's peak and where, per-stage and per-request working memory, and the series.
+
+    Stages and the nested spans measured come in the run's stage `order`.
+    """
     by_stage = stage_readings(events)
-    stages = tuple(_stage(path, readings, targets) for path, readings in by_stage.items())
+    stages = _in_order([_stage(path, readings, targets) for path, readings in by_stage.items()], order)
     candidates: list[tuple[float, str]] = [(baseline.setup_peak / BYTES_PER_MB, "setup")]
     candidates += [(s.rss_high_water, s.path) for s in stages if s.rss_high_water is not None]
     candidates += [(e.rss / BYTES_PER_MB, "between queries") for e in events if e.rss is not None]
@@ -115,6 +121,7 @@ def build_memory_report(baseline: MemoryBaseline, events: Sequence[MemoryReading
         heap_source=baseline.heap_source,
         peak_source=baseline.peak_source,
         working_source=baseline.working_source,
+        working_method=baseline.working_method,
         rss_start=to_mb(baseline.rss_start),
         setup_peak=to_mb(baseline.setup_peak),
         baseline_rss=to_mb(baseline.rss),
@@ -133,3 +140,50 @@ def build_memory_report(baseline: MemoryBaseline, events: Sequence[MemoryReading
         stages=stages,
         series=tuple(MemoryPoint(index=e.index, rss=to_mb(e.rss), heap=to_mb(e.heap)) for e in events),
     )
+
+
+# What a profiler's peaks replace in a stage the readings measured (its RSS and heap figures stay).
+_WORKING_FIELDS = {"n", "working_peak_mean", "working_peak_max", "verdict"}
+
+
+def _in_mb(values: Sequence[int]) -> list[float]:
+    return [v / BYTES_PER_MB for v in values]
+
+
+def with_working_peaks(
+    memory: MemoryReport | None, peaks: WorkingPeaks, targets: Targets, order: Sequence[str]
+) -> MemoryReport:
+    """The memory section with a profiler's exact working peaks in place of the readings' (or alone).
+
+    Top-level stages keep their RSS and heap figures; the sub-spans the profiler told apart join
+    them, all in the run's stage `order` (a span it does not list goes last).
+    """
+    readings = {} if memory is None else {s.path: s for s in memory.stages}
+    stages = []
+    for path, values in (peaks.stages | peaks.spans).items():
+        exact = working_stage(path, len(values), _in_mb(values), targets)
+        read = readings.get(path)
+        stages.append(exact if read is None else read.model_copy(update=exact.model_dump(include=_WORKING_FIELDS)))
+    requests = _in_mb(peaks.requests)
+    update = {
+        "working_source": peaks.source,
+        "working_method": "memray",
+        "request_working_max": max(requests) if requests else None,
+        "request_working_mean": statistics.fmean(requests) if requests else None,
+        "request_working_p95": percentile(requests, 95) if requests else None,
+        "stages": _in_order(stages, order),
+    }
+    return (memory or _unread()).model_copy(update=update)
+
+
+def _in_order(stages: list[StageMemory], order: Sequence[str]) -> tuple[StageMemory, ...]:
+    """In the run's stage order; a span it does not list goes last."""
+    rank = {path: i for i, path in enumerate(order)}
+    return tuple(sorted(stages, key=lambda s: (rank.get(s.path, len(rank)), s.path)))
+
+
+def _unread() -> MemoryReport:
+    """A memory section with no process readings (a run without --memory), for a profiler's peaks."""
+    unread: dict[str, object] = dict.fromkeys(MemoryReport.model_fields)
+    unread |= {"peak_source": "not read: run with --memory for RSS and heap", "working_source": ""}
+    return MemoryReport.model_validate(unread | {"stages": (), "series": ()})

@@ -75,6 +75,7 @@ class MemorySession:
                 heap_source=reader.heap_source,
                 peak_source="reset high-water mark" if reader.peak_resets else "larger of before/after",
                 working_source=self._working_source(),
+                working_method="rss-high-water" if reader.peak_resets else "rss-heap-ends",
             )
         )
 
@@ -121,7 +122,7 @@ class MemorySession:
 
     def _grew(self, min_slope: float) -> bool:
         """Whether RSS or heap rose faster than the noise floor: else there is no growth to attribute."""
-        from ragperf.analysis.leak import theil_sen
+        from ragperf.memory.trend import theil_sen
 
         for column in zip(*self._series, strict=False):
             known = [v / BYTES_PER_MB for v in column if v is not None]

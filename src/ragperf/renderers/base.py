@@ -47,7 +47,7 @@ class Report:
     @property
     def memory(self) -> MemoryReport | None:
         """Per-stage memory, from the run itself or from the memory run beside it."""
-        return next((f.memory for f in (self.run, self.memory_run) if f is not None and f.memory is not None), None)
+        return next((f.memory for f in (self.memory_run, self.run) if f is not None and f.memory is not None), None)
 
     @property
     def title(self) -> str:
@@ -80,15 +80,10 @@ def assemble(files: Sequence[RunFile], config: ReportConfig | None = None, *, fo
     memory_run = None
     for f in files:
         other = by_kind.get(f.kind)
-        if (
-            other is not None
-            and f.kind == "run"
-            and memory_run is None
-            and (f.memory is None) != (other.memory is None)
-        ):
+        if other is not None and f.kind == "run" and memory_run is None and _read_memory(f) != _read_memory(other):
             # A latency run and a short memory run of the same pipeline, as 'ragperf profile' writes.
-            memory_run = f if f.memory is not None else other
-            by_kind["run"] = other if f.memory is not None else f
+            memory_run = f if _read_memory(f) else other
+            by_kind["run"] = other if _read_memory(f) else f
             continue
         if other is not None:
             msg = (
@@ -101,3 +96,8 @@ def assemble(files: Sequence[RunFile], config: ReportConfig | None = None, *, fo
     leak = by_kind["leak"].leak if "leak" in by_kind else None
     roadmap = build_roadmap(run, config, leak) if run is not None or leak is not None else None
     return Report(run=run, leak=by_kind.get("leak"), load=by_kind.get("load"), roadmap=roadmap, memory_run=memory_run)
+
+
+def _read_memory(f: RunFile) -> bool:
+    """Whether the run read the process's memory (--memory): a profiler's working peaks alone (memray) do not."""
+    return f.memory is not None and bool(f.memory.series)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ragperf.renderers.format import fmt_mb, fmt_ms, fmt_pct
 from ragperf.renderers.sections import short_path
-from ragperf.schema.memory import HEAP_MEANS, RSS_MEANS, WORKING_MEANS
+from ragperf.schema.memory import HEAP_MEANS, RSS_MEANS, RSS_SHARED, WORKING_MEANS
 
 if TYPE_CHECKING:
     from ragperf.renderers.base import Report
@@ -56,17 +56,18 @@ def memory_blocks(report: Report) -> list[Block]:
     return blocks
 
 
+_RSS_METHODS = ("rss-high-water", "rss-heap-ends")
+
+
 def _memory(memory: MemoryReport) -> list[Block]:
     text = (
         f"Memory per request (the {WORKING_MEANS.partition(':')[0]} of a whole query): mean "
         f"{fmt_mb(memory.request_working_mean)}, p95 {fmt_mb(memory.request_working_p95)}, "
         f"max {fmt_mb(memory.request_working_max)}.",
-        f"Process RSS {fmt_mb(memory.rss_start)} before the pipeline was imported, {fmt_mb(memory.baseline_rss)} "
-        f"after setup and warm-up (heap {fmt_mb(memory.baseline_heap)}); process peak {fmt_mb(memory.peak_rss)} "
-        f"(in {memory.peak_where or 'unknown'}); change over the measured queries: RSS "
-        f"{fmt_mb(memory.total_delta_rss, signed=True)}, heap {fmt_mb(memory.total_delta_heap, signed=True)}.",
+        _process(memory),
         f"Working peak = {WORKING_MEANS}; source: {memory.working_source}. {RSS_MEANS}; {HEAP_MEANS} "
         f"({memory.heap_source or '-'}).",
+        *((f"{RSS_SHARED}.",) if memory.working_method in _RSS_METHODS else ()),
     )
     rows = tuple(
         (
@@ -92,6 +93,17 @@ def _memory(memory: MemoryReport) -> list[Block]:
         "verdict",
     )
     return [Block("Peak working memory per stage", text, header, rows)]
+
+
+def _process(memory: MemoryReport) -> str:
+    if memory.baseline_rss is None and memory.peak_rss is None:
+        return "Process RSS and heap: not read (run with --memory to read them)."
+    return (
+        f"Process RSS {fmt_mb(memory.rss_start)} before the pipeline was imported, {fmt_mb(memory.baseline_rss)} "
+        f"after setup and warm-up (heap {fmt_mb(memory.baseline_heap)}); process peak {fmt_mb(memory.peak_rss)} "
+        f"(in {memory.peak_where or 'unknown'}); change over the measured queries: RSS "
+        f"{fmt_mb(memory.total_delta_rss, signed=True)}, heap {fmt_mb(memory.total_delta_heap, signed=True)}."
+    )
 
 
 def _fit_row(name: str, fit: SlopeFit | None) -> tuple[str, ...]:

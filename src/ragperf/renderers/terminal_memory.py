@@ -9,7 +9,7 @@ from rich.text import Text
 
 from ragperf.renderers.console import verdict_text
 from ragperf.renderers.format import fmt_mb
-from ragperf.schema.memory import RSS_MEANS, WORKING_MEANS
+from ragperf.schema.memory import RSS_MEANS, RSS_SHARED, WORKING_MEANS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -59,6 +59,14 @@ def _breakdown(memory: MemoryReport, console: Console) -> None:
             f" · p95 {fmt_mb(memory.request_working_p95)} · max {fmt_mb(memory.request_working_max)}",
         )
     )
+    if memory.baseline_rss is None and memory.peak_rss is None:
+        console.print(Text.assemble(("Process", "bold"), " RSS and heap: not read (run with --memory to read them)"))
+    else:
+        _process(memory, heap, where, console)
+    _stages(memory, console)
+
+
+def _process(memory: MemoryReport, heap: str, where: str, console: Console) -> None:
     console.print(
         Text.assemble(
             ("Process", "bold"),
@@ -69,25 +77,34 @@ def _breakdown(memory: MemoryReport, console: Console) -> None:
             ),
         )
     )
+
+
+def _stages(memory: MemoryReport, console: Console) -> None:
+    # Without the readings (a memray run without --memory) the net-change columns would all be blank.
+    read = any(s.rss_delta_mean is not None or s.heap_delta_mean is not None for s in memory.stages)
+    columns = ("stage", "working peak", "max", *(("+RSS", "+heap") if read else ()), "verdict")
     table = Table(title="Peak working memory per stage (MB above the stage's start)", title_justify="left")
-    for column in ("stage", "working peak", "max", "+RSS", "+heap", "verdict"):
+    for column in columns:
         table.add_column(column, justify="left" if column == "stage" else "right")
     for stage in memory.stages:
+        net = (fmt_mb(stage.rss_delta_mean, signed=True), fmt_mb(stage.heap_delta_mean, signed=True))
         table.add_row(
             stage.path,
             fmt_mb(stage.working_peak_mean),
             fmt_mb(stage.working_peak_max),
-            fmt_mb(stage.rss_delta_mean, signed=True),
-            fmt_mb(stage.heap_delta_mean, signed=True),
+            *(net if read else ()),
             verdict_text(stage.verdict),
         )
     console.print(table)
     cost = f"; readings cost {memory.probe_us_per_stage:.0f} µs a stage" if memory.probe_us_per_stage else ""
-    notes = (
-        f"working peak = {WORKING_MEANS} ({memory.working_source})",
-        f"+RSS, +heap = net change across the stage, mean per query; {RSS_MEANS}; "
-        f"heap = {memory.heap_source or 'not readable here'}{cost}",
-    )
+    notes = [f"working peak = {WORKING_MEANS} ({memory.working_source})"]
+    if memory.working_method in ("rss-high-water", "rss-heap-ends"):
+        notes.append(RSS_SHARED)
+    if read:
+        notes.append(
+            f"+RSS, +heap = net change across the stage, mean per query; {RSS_MEANS}; "
+            f"heap = {memory.heap_source or 'not readable here'}{cost}"
+        )
     for note in notes:
         console.print(Text(note, style="dim"))
 
@@ -122,7 +139,9 @@ def render_leak(leak: LeakReport, console: Console) -> None:
     if leak.sites:
         _sites(leak, console)
     elif leak.snapshot_every == 0:
-        console.print(Text("  no allocation sites: snapshots were off (--snapshot-every 0)", style="dim"))
+        # The worker takes them only when a series grew faster than the noise floor, since sites explain growth.
+        text = "  no allocation sites: no snapshots taken (nothing grew past the noise floor, or --snapshot-every 0)"
+        console.print(Text(text, style="dim"))
 
 
 def _sites(leak: LeakReport, console: Console) -> None:

@@ -83,7 +83,9 @@ def build_run_file(context: RunContext, supervised: Supervised, *, pending_profi
     seen = {path: info for e in events if isinstance(e, SpanPaths) for path, info in e.paths.items()}
     infos = stage_infos(config, table.paths, seen)
     summary = summarise(table, infos, config.targets, config.report)
-    memory, leak, summary = memory_sections(events, summary, config.targets, leak=context.leak, warmup=context.warmup)
+    memory, leak, summary = memory_sections(
+        events, summary, config.targets, leak=context.leak, warmup=context.warmup, order=[i.path for i in infos]
+    )
     machine = machine_load(supervised.table.machine, table, os.cpu_count() or 1)
     contended = contention_warning(machine)
     warnings = (

@@ -14,7 +14,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeAlias
+
+if TYPE_CHECKING:
+    from ragperf.schema.memory import WorkingMethod
 
 __all__ = [
     "BlockDone",
@@ -189,10 +192,11 @@ class MemoryBaseline(_Record):
     heap_source: str | None
     peak_source: str
     working_source: str
+    working_method: WorkingMethod
 
 
 class StageReading(NamedTuple):
-    """One top-level stage's memory around one call (bytes)."""
+    """One stage's (or nested span's) memory around one call (bytes)."""
 
     path: str
     rss_before: int | None
@@ -200,6 +204,7 @@ class StageReading(NamedTuple):
     heap_before: int | None
     heap_after: int | None
     peak: int
+    nested: bool = False  # a span inside a top-level stage (its readings: RSS at its start and its peak)
 
 
 @dataclass(frozen=True, slots=True)

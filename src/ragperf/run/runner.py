@@ -26,6 +26,7 @@ from ragperf.backends.registry import load_backend
 from ragperf.environment import load_average, now_iso
 from ragperf.errors import ExitCode, RagperfError
 from ragperf.interrupts import SignalLatch
+from ragperf.memory.sections import with_profiler_peaks
 from ragperf.outputs import ARTIFACTS_SUFFIX, RunOutput, default_run_file, process_artifacts
 from ragperf.queries import Query, load_queries, locate_queries
 from ragperf.run.assemble import RunContext, build_run_file, pending_profile_warning
@@ -300,6 +301,8 @@ def finalise(
     collected = BackendOutput()
     if backend.produces_profile:
         collected = _collect(backend, path.with_name(path.stem + ARTIFACTS_SUFFIX), run)
+        if collected.working is not None:
+            run = with_profiler_peaks(run, collected.working, context.config.targets)
         run = run.model_copy(
             update={
                 "hotspots": tuple(collected.hotspots),

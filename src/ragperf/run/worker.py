@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from ragperf.backends.base import Backend
     from ragperf.frameworks.base import FrameworkAdapter
     from ragperf.memory.session import MemorySession
+    from ragperf.pipeline import StageProbe
     from ragperf.queries import Query
 
 __all__ = ["main"]
@@ -144,12 +145,7 @@ def _run(spec: WorkerSpec, stream: Stream, stop: _Stop) -> int:
     started = perf_counter_ns()
     plan = build_plan(spec.config)  # imports every module the config names
     import_ms = (perf_counter_ns() - started) / 1e6
-    recorder = spans.Recorder()
-    if spec.cpu_time:
-        recorder.cpu = []
-    spans.install(recorder)
-    threads.install()
-    notes.install_sink(lambda text: stream.emit(Note(text)))
+    recorder = _start_recording(spec, memory, stream)
     executor = Executor(plan, recorder, probe=None if memory is None else memory.probe)
     adapters: list[FrameworkAdapter] = []
     try:
@@ -179,14 +175,32 @@ def _run(spec: WorkerSpec, stream: Stream, stop: _Stop) -> int:
                 stream.emit(TeardownFailed(message=f"teardown was {stop.reason()}"))
     finally:
         frameworks.deactivate(adapters)
-        spans.install(None)
-        threads.uninstall()
-        notes.install_sink(None)
+        _stop_recording()
         executor.close()
         if memory is not None:
             memory.close()
     stream.emit(End(complete=complete, reason=reason, signal=stop.signum))
     return ExitCode.OK if stop.signum is None else 128 + stop.signum
+
+
+def _start_recording(spec: WorkerSpec, memory: MemorySession | None, stream: Stream) -> spans.Recorder:
+    """Spans recorded (nested ones shown to the memory probe), work on other threads kept in its span, notes sent."""
+    recorder = spans.Recorder()
+    if spec.cpu_time:
+        recorder.cpu = []
+    spans.install(recorder)
+    if memory is not None:
+        spans.watch(memory.probe)
+    threads.install()
+    notes.install_sink(lambda text: stream.emit(Note(text)))
+    return recorder
+
+
+def _stop_recording() -> None:
+    spans.install(None)
+    spans.watch(None)
+    threads.uninstall()
+    notes.install_sink(None)
 
 
 def _memory_session(spec: WorkerSpec) -> MemorySession | None:
@@ -244,7 +258,10 @@ def _measure(
         first = spec.first_query % n_queries
         positions = itertools.islice(itertools.cycle(range(n_queries)), first, first + spec.measured)
     packages = imported_distributions(before)  # after warm-up: lazy imports of first calls are in
+    probe = executor.probe
     backend.start(artifacts)
+    if backend.marks_stages:
+        executor.probe = _marked(probe)
     stream.emit(Measuring(packages=packages))
     # Served: a stop signal while waiting for the next block must not abort a phase that has measured
     # queries; the parent closes stdin as it stops, which ends the wait.
@@ -276,11 +293,21 @@ def _measure(
         stop.measuring = False
         batch.flush()
         backend.stop()
+        executor.probe = probe
     if stop.requested:
         return False, stop.reason()
     if spec.served and batch.measured < spec.measured:
         return False, f"the parent ended the blocks after {batch.measured} of {spec.measured} queries"
     return True, None
+
+
+def _marked(probe: StageProbe | None) -> StageProbe:
+    """The executor's probe with the profiler's marks inside it (its readings bracket the marks)."""
+    from ragperf.memory.marks import AllocationMarks
+    from ragperf.memory.probe import ProbePair
+
+    marks = AllocationMarks()
+    return marks if probe is None else ProbePair(probe, marks)
 
 
 def _failure(index: int, failed: StageFailed) -> QueryFailure:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "HEAP_MEANS",
     "RSS_MEANS",
+    "RSS_SHARED",
     "WORKING_MEANS",
     "AllocationSite",
     "LeakPoint",
@@ -29,14 +30,21 @@ __all__ = [
     "MemoryReport",
     "SlopeFit",
     "StageMemory",
+    "WorkingMethod",
 ]
 
 Verdict = Literal["PASS", "FAIL", "n/a"]
+WorkingMethod = Literal["rss-high-water", "rss-heap-ends", "memray"]
 
 # What each kind of memory is, in the words every report uses (one place, so formats agree).
 WORKING_MEANS = "peak working memory: the most memory live at once during it, above what was live when it started"
 RSS_MEANS = "RSS: what the OS sees resident for the whole process, including freed memory the allocators keep"
 HEAP_MEANS = "heap: bytes in live allocations at one moment"
+# Said under a table of working peaks read from RSS, which has one high-water mark per process.
+RSS_SHARED = (
+    "Fan-out branches and spans on other threads share the process's one RSS mark, so they are not told "
+    "apart: '-b memray' measures each from its allocations"
+)
 
 
 class _Model(BaseModel):
@@ -80,7 +88,13 @@ class MemoryReport(_Model):
     rss_source: str | None
     heap_source: str | None
     peak_source: str = Field(description="how RSS high-water marks were taken: reset per stage, or before/after only")
-    working_source: str = Field(description="how peak working memory was measured")
+    working_source: str = Field(description="how peak working memory was measured, in words")
+    working_method: WorkingMethod | None = Field(
+        default=None,
+        description="the mechanism that measured peak working memory: 'rss-high-water' (--memory on Linux), "
+        "'rss-heap-ends' (no resettable high-water mark: transients missed), 'memray' (its allocation records, "
+        "exact); None in files written before it was recorded",
+    )
     rss_start: float | None = Field(description="RSS before the pipeline's code was imported")
     setup_peak: float | None = Field(description="highest RSS through imports, setup and warm-up")
     baseline_rss: float | None = Field(description="RSS after setup and warm-up, before the first measured query")
@@ -99,7 +113,9 @@ class MemoryReport(_Model):
     request_working_p95: float | None
     request_rss_rise_max: float | None = Field(description="largest rise of RSS within one query above its start")
     probe_us_per_stage: float | None = Field(description="the readings' own cost, excluded from the spans and total")
-    stages: tuple[StageMemory, ...] = Field(description="top-level stages, then sub-spans where they were measured")
+    stages: tuple[StageMemory, ...] = Field(
+        description="top-level stages, and the sub-spans where they were told apart, in the run's stage order"
+    )
     series: tuple[MemoryPoint, ...]
 
 
