@@ -117,3 +117,22 @@ def test_a_version_2_memory_section_keeps_its_rss_figures_under_their_names():
         assert stage.working_peak_max is None
         assert stage.rss_high_water == old[stage.path]["peak_rss"]
         assert stage.rss_rise_max == old[stage.path]["peak_increment"]
+
+
+def test_a_version_3_file_loads_as_the_current_version(tmp_path):
+    from ragperf.schema import save_run
+
+    # GIVEN a run written now, then made into what a version-3 ragperf wrote: no `processes` field
+    run = load_run(Path(__file__).parents[1] / "data" / "runs" / "rich_pyinstrument.json")
+    current = tmp_path / "current.json"
+    save_run(run, current)
+    data = json.loads(current.read_text())
+    data["schema_version"] = 3
+    del data["processes"]
+    v3 = tmp_path / "v3.json"
+    v3.write_text(json.dumps(data))
+    # WHEN it is loaded THEN it is the same run, in the current version, with one process
+    loaded = load_run(v3)
+    assert loaded.schema_version == SCHEMA_VERSION == 4
+    assert loaded.processes == ()
+    assert loaded == run

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from ragperf.errors import RunFileError
 from ragperf.outputs import OutputError
-from ragperf.schema import v1, v2
+from ragperf.schema import v1, v2, v3
 from ragperf.schema.run import RunFile
 
 if TYPE_CHECKING:
@@ -30,7 +30,8 @@ __all__ = ["atomic_write_text", "load_run", "save_run"]
 _READERS: dict[int, tuple[type[BaseModel], Callable[[Any], RunFile]]] = {
     1: (v1.RunFileV1, v1.upgrade),
     2: (v2.RunFileV2, v2.upgrade),
-    3: (RunFile, lambda run: run),
+    3: (v3.RunFileV3, v3.upgrade),
+    4: (RunFile, lambda run: run),
 }
 
 

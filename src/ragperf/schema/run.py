@@ -39,7 +39,7 @@ __all__ = [
     "TargetVerdict",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 Verdict = Literal["PASS", "FAIL", "n/a"]
 OUTSIDE_STAGES = "<outside stages>"
 
@@ -246,7 +246,7 @@ class RunFileBase(_Model):
 class RunFile(RunFileBase):
     """A run file of the current version: the measured queries by column."""
 
-    schema_version: Literal[3] = 3
+    schema_version: Literal[4] = 4
     queries: QueryTable = Field(description="every measured query, by column")
     memory: MemoryReport | None = None  # `ragperf run --memory`, and every leak file
 
