@@ -9,7 +9,7 @@ from ragperf.analysis.leak import judge, theil_sen
 from ragperf.memory.leak_report import build_leak_report
 from ragperf.memory.settings import DEFAULT_MIN_SLOPE, LeakSettings
 from ragperf.memory.snapshots import OUTSIDE, TRUNCATED, growing_sites
-from ragperf.renderers.terminal_memory import sparkline
+from ragperf.renderers.terminal import sparkline
 from ragperf.run.events import LeakSites, MemoryReading, StageReading
 from ragperf.trampoline import make_trampoline
 

@@ -89,6 +89,7 @@ class MemrayBackend(Backend):
             reader.close()
         return BackendOutput(
             hotspots=builder.hotspots(),
+            profiles=builder.profiles(),
             artifacts=[
                 Artifact(
                     kind="memray capture", path=str(path), open_command=shell_command("memray", "flamegraph", path)

@@ -23,7 +23,7 @@ from ragperf.renderers.diff_text import (
     title,
 )
 from ragperf.renderers.format import fmt_ms, fmt_pct
-from ragperf.renderers.markdown_text import md_code, md_text
+from ragperf.renderers.markdown import md_code, md_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
