@@ -398,9 +398,11 @@ def flame(chart: Flame, ident: str) -> Markup:
             f"url(#{pattern})" if node.waiting and not chart.differential else _frame_colour(node, chart.differential)
         )
         change = "" if node.before is None else f' data-change="{node.weight - node.before:.6g}"'
+        own = node.weight - sum(c.weight for c in node.children)
         body.append(
             f'<g class="frame{" waiting" if node.waiting else ""}" data-function="{_t(node.function)}" '
-            f'data-weight="{node.weight:.6g}"{change}><rect x="{x:.2f}" y="{y}" width="{max(w - 0.6, 0.4):.2f}" '
+            f'data-weight="{node.weight:.6g}" data-self="{own:.6g}"{change}>'
+            f'<rect x="{x:.2f}" y="{y}" width="{max(w - 0.6, 0.4):.2f}" '
             f'height="{_ROW - 1}" rx="1.5" fill="{fill}"/><title>{_t(describe(chart, node))}</title>'
         )
         chars = int((w - 6) / 6.8)
