@@ -322,3 +322,18 @@ def test_time_and_memory_hotspots_of_one_stage_are_ranked_apart_and_labelled():
     terminal = TerminalRenderer().render(report)
     assert "generation (time)" in terminal
     assert "generation (memory)" in terminal
+
+
+def test_the_html_of_100k_queries_stays_small():
+    # GIVEN a run of 100,000 queries, with a profiled run's stacks and hotspots
+    import numpy as np
+    from test_diff import STAGES, latencies, make_run
+
+    rng = np.random.default_rng(1)
+    profiled = load_run(RUNS / "rich_profiled.json")
+    run = make_run({s: latencies(rng, 100_000, m) for s, m in STAGES.items()})
+    run = run.model_copy(update={"profiles": profiled.profiles, "hotspots": profiled.hotspots})
+    # WHEN reported as HTML THEN the page is far under 5 MB: charts bin the queries, the waterfall samples them
+    html = HtmlRenderer().render(assemble([run]))
+    assert len(html.encode()) < 5_000_000
+    assert html.count("<svg") >= 5

@@ -38,7 +38,6 @@ from ragperf.renderers.content import (
 )
 from ragperf.renderers.flame import stage_flames
 from ragperf.renderers.format import fmt_amount, fmt_ms, fmt_pct, short_path
-from ragperf.report_rules import priority_for
 
 if TYPE_CHECKING:
     from ragperf.renderers.base import Report
@@ -367,10 +366,9 @@ def _bottlenecks(report: Report, run: RunFile) -> Section:
     if not run.summary.bottlenecks:
         return Section("bottlenecks", "Bottleneck frequency", (Para(inline("No successful queries: none counted.")),))
     config = report.roadmap.config if report.roadmap is not None else None
-    # The priority is the roadmap's rule applied to the share: one place decides, the formats show it.
-    priority = {
-        b.stage: priority_for(b.fraction, config) if config is not None else b.priority for b in run.summary.bottlenecks
-    }
+    # The roadmap decides a stage's priority (share, then its target); a stage it left out keeps the run's.
+    decided = {item.stage: item.priority for item in report.roadmap.items} if report.roadmap is not None else {}
+    priority = {b.stage: decided.get(b.stage, b.priority) for b in run.summary.bottlenecks}
     thresholds = (("P1", config.p1_fraction), ("P0", config.p0_fraction)) if config else (("P1", 0.1), ("P0", 0.2))
     bars = Bars(
         tuple(

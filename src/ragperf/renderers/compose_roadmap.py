@@ -33,7 +33,8 @@ def roadmap_section(roadmap: Roadmap) -> Section:
         inline(
             "A stage affects a query when it had the largest share of the query's time or ran over its target. "
             f"P0: more than {fmt_pct(cfg.p0_fraction)} of queries; P1: {fmt_pct(cfg.p1_fraction)} to "
-            f"{fmt_pct(cfg.p0_fraction)}; P2: the rest; a stage well within its target is at most P2."
+            f"{fmt_pct(cfg.p0_fraction)}; P2: the rest. A stage within its own target is at most P1, "
+            "under half of it P2."
         ),
         "note",
     )
