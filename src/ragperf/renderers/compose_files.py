@@ -373,14 +373,19 @@ def _load_chart(load: LoadReport) -> LineChart:
             "seconds into the test",
             "ms",
             "Latency per time window of the test; a rising line is a queue building up.",
-            marks=(),
             zero=True,
+            levels=target if target and target[0][1] <= 2 * max((y for _, y in p95), default=0.0) else (),
         )
     latency = tuple((s.offered_qps, s.latency.p95) for s in steps if s.latency.p95 is not None)
     service = tuple((s.offered_qps, s.service.p95) for s in steps if s.service.p95 is not None)
     marks = (("capacity", load.max_rate_qps),) if load.max_rate_qps is not None else ()
-    caption = "p95 latency at each offered rate, in rate order"
-    caption += f"; the dotted line is the p95 target ({fmt_ms(target[0][1])} ms)" if target else ""
+    highest = max((y for _, y in latency), default=0.0)
+    # A target far above every step would flatten the curves: drawn only when it is in the picture's range.
+    levels = target if target and target[0][1] <= 2 * highest else ()
+    caption = "p95 latency at each offered rate, in rate order; the green line is the highest rate that held the target"
+    if target:
+        where = "the dotted line" if levels else f"above the chart, at {fmt_ms(target[0][1])} ms"
+        caption += f"; the p95 target is {where}"
     return LineChart(
         "p95 latency by offered rate",
         (Line("p95 from intended start", latency, colour=5), Line("p95 service time", service, dashed=True)),
@@ -389,4 +394,5 @@ def _load_chart(load: LoadReport) -> LineChart:
         caption + ".",
         marks=marks,
         zero=True,
+        levels=levels,
     )

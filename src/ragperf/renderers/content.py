@@ -217,6 +217,7 @@ class LineChart:
     caption: str
     marks: tuple[tuple[str, float], ...] = ()
     zero: bool = False
+    levels: tuple[tuple[str, float], ...] = ()  # horizontal lines (a target), the y axis reaching them
 
 
 @dataclass(frozen=True, slots=True)

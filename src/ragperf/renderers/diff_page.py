@@ -150,10 +150,10 @@ def _path_table(group: DiffGroup) -> Table:
         cells: list[object] = [path_label(path, group).strip(), f"{path.n_old} / {path.n_new}"]
         for name in ("p50", "p95", "p99", "mean"):
             m = metric(path, name)
-            text = f"{fmt_ms(m.old)} → {fmt_ms(m.new)} ({fmt_change(m.rel_change)})"
+            text = f"{fmt_ms(m.old)} → {fmt_ms(m.new)}\n{fmt_change(m.rel_change)}"  # two lines, as in the terminal
             cells.append(styled(text, TONE[m.verdict]) if m.verdict in _CHANGED else text)
         p_adj = "-" if path.evidence.p_adjusted is None else f"{path.evidence.p_adjusted:.3g}"
-        cells += [fmt_shift(path).replace("\n", " "), p_adj, styled(path.verdict.replace("_", " "), TONE[path.verdict])]
+        cells += [fmt_shift(path), p_adj, styled(path.verdict.replace("_", " "), TONE[path.verdict])]
         total = path is group.total
         rows.append(row(*cells, role="total" if total else "", depth=0 if total else path.path.count(".")))  # type: ignore[arg-type]
     return Table("Latency, baseline → new", cols, tuple(rows))

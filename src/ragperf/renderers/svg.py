@@ -250,6 +250,7 @@ def lines(chart: LineChart) -> Markup:
     points = [p for line in chart.lines for p in line.points]
     x_lo, x_hi = min((p[0] for p in points), default=0.0), max((p[0] for p in points), default=1.0)
     y_lo, y_hi = min((p[1] for p in points), default=0.0), max((p[1] for p in points), default=1.0)
+    y_hi = max([y_hi, *(value for _, value in chart.levels)])
     if chart.zero:
         y_lo, y_hi = 0.0, nice_max(y_hi)
     else:
@@ -284,6 +285,13 @@ def lines(chart: LineChart) -> Markup:
             f'stroke-dasharray="2 3"><title>{_t(name)} {_num(value)}</title></line>'
         )
         body.append(f'<text x="{x + 4:.1f}" y="{top + 12}" fill="#1A7F37">{_t(name)} {_num(value)}</text>')
+    for name, value in chart.levels:
+        y = y_of(value)
+        body.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#222" stroke-dasharray="2 3">'
+            f"<title>{_t(name)} {_num(value)}</title></line>"
+        )
+        body.append(f'<text x="{left + plot_w - 4}" y="{y - 4:.1f}" text-anchor="end">{_t(name)} {_num(value)}</text>')
     legend = []
     for line in chart.lines:
         colour = PALETTE[line.colour % len(PALETTE)]
