@@ -132,47 +132,47 @@ def show_report(
     if output is None:
         text = render(report, output_format, runs)
         if text is None:
-            _print_terminal(report)
+            _print_terminal(report, runs)
         else:
             typer.echo(text, nl=False)
     else:
         # As 'ragperf run' does: the terminal view for the log, the chosen format in the file (a CI summary).
-        _print_terminal(report)
+        _print_terminal(report, runs)
         from ragperf.schema.io import atomic_write_text
 
-        atomic_write_text(output, render(report, output_format, runs) or _terminal_text(report))
+        atomic_write_text(output, render(report, output_format, runs) or _terminal_text(report, runs))
         err_console.print(f"Diff written to {output}", markup=False)
 
 
 def render(report: DiffReport, output_format: DiffFormat, runs: tuple[RunFile, RunFile] | None = None) -> str | None:
     """The diff as text in a file format; None for the terminal view."""
     if output_format is DiffFormat.html:
-        from ragperf.renderers.diff_page import diff_document
+        from ragperf.renderers.diff_content import diff_document
         from ragperf.renderers.html import render_document
 
         return render_document(diff_document(report, runs))
     if output_format is DiffFormat.json:
-        from ragperf.renderers.diff_json import render_diff_json
+        from ragperf.renderers.json_renderer import render_diff_json
 
         return render_diff_json(report)
     if output_format is DiffFormat.md:
-        from ragperf.renderers.diff_markdown import render_diff_markdown
+        from ragperf.renderers.markdown import render_diff_markdown
 
         return render_diff_markdown(report)
     return None
 
 
-def _print_terminal(report: DiffReport) -> None:
+def _print_terminal(report: DiffReport, runs: tuple[RunFile, RunFile] | None) -> None:
     from ragperf.renderers.console import make_console
-    from ragperf.renderers.diff_terminal import render_diff_terminal
+    from ragperf.renderers.terminal import render_diff_terminal
 
-    render_diff_terminal(report, make_console(width=None if sys.stdout.isatty() else PIPED_WIDTH))
+    render_diff_terminal(report, make_console(width=None if sys.stdout.isatty() else PIPED_WIDTH), runs)
 
 
-def _terminal_text(report: DiffReport) -> str:
+def _terminal_text(report: DiffReport, runs: tuple[RunFile, RunFile] | None) -> str:
     from ragperf.renderers.console import make_console
-    from ragperf.renderers.diff_terminal import render_diff_terminal
+    from ragperf.renderers.terminal import render_diff_terminal
 
     buffer = io.StringIO()
-    render_diff_terminal(report, make_console(file=buffer, width=PIPED_WIDTH))
+    render_diff_terminal(report, make_console(file=buffer, width=PIPED_WIDTH), runs)
     return buffer.getvalue()

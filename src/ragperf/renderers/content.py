@@ -41,6 +41,7 @@ __all__ = [
     "badge",
     "code",
     "columns",
+    "diff_verdict",
     "inline",
     "plain",
     "row",
@@ -50,8 +51,9 @@ __all__ = [
 
 # How a span looks: a verdict or priority (a badge), code, emphasis, or a tone for changes.
 Style = Literal[
-    "", "code", "strong", "dim", "good", "bad", "warn", "PASS", "FAIL", "n/a", "P0", "P1", "P2", "note", "warning"
-]
+    "", "code", "strong", "dim", "good", "bad", "warn", "PASS", "FAIL", "n/a", "P0", "P1", "P2", "note", "warning",
+    "regression", "improvement", "unchanged", "inconclusive", "too_few", "contention",
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,8 +306,22 @@ def columns(*specs: str) -> tuple[Column, ...]:
 
 
 _BADGES: dict[str, Style] = {"PASS": "PASS", "FAIL": "FAIL", "n/a": "n/a", "P0": "P0", "P1": "P1", "P2": "P2"}
+_DIFF_VERDICTS: dict[str, Style] = {
+    "regression": "regression",
+    "improvement": "improvement",
+    "unchanged": "unchanged",
+    "inconclusive": "inconclusive",
+    "too_few": "too_few",
+    "contention": "contention",
+}
 
 
 def badge(verdict: str) -> Span:
     """A verdict (PASS, FAIL, n/a) or a priority (P0-P2) as its badge; any other word as plain text."""
     return Span(verdict, _BADGES.get(verdict, ""))
+
+
+def diff_verdict(verdict: str, note: str = "") -> Span:
+    """A diff's verdict (regression, improvement, ...) in its style; each format marks it its own way."""
+    text = verdict.replace("_", " ") + (f" ({note})" if note else "")
+    return Span(text, _DIFF_VERDICTS.get(verdict, ""))

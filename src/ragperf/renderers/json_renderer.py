@@ -12,8 +12,9 @@ from ragperf.renderers.content import Card, Para, Sub, Table, plain
 if TYPE_CHECKING:
     from ragperf.analysis.roadmap import LeakItem, Roadmap, RoadmapItem
     from ragperf.renderers.content import Block, Document
+    from ragperf.schema.diff import DiffReport
 
-__all__ = ["REPORT_VERSION", "JsonRenderer", "report_dict"]
+__all__ = ["REPORT_VERSION", "JsonRenderer", "content_dict", "render_diff_json", "report_dict"]
 
 # The shape of this document; bump when a field changes meaning or goes away.
 REPORT_VERSION = 2  # 2: "sections", the content every format lays out
@@ -136,3 +137,8 @@ def _block(block: Block) -> dict[str, Any] | None:
     if isinstance(block, Sub):
         return {"title": block.title, "blocks": [b for b in map(_block, block.blocks) if b]}
     return None
+
+
+def render_diff_json(report: DiffReport) -> str:
+    """A diff as JSON: the `DiffReport` model itself, versioned; a statistic that could not be estimated is null."""
+    return report.model_dump_json(indent=1) + "\n"

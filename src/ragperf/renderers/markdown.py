@@ -17,14 +17,24 @@ from ragperf.renderers.flame import flame_table
 
 if TYPE_CHECKING:
     from ragperf.renderers.content import Block, Document, Inline
+    from ragperf.schema.diff import DiffReport
 
-__all__ = ["MarkdownRenderer", "md_code", "md_text", "render_markdown"]
+__all__ = ["MarkdownRenderer", "md_code", "md_text", "render_diff_markdown", "render_markdown"]
 
 # Backslash first so the escapes added here are not themselves escaped; & < > as entities (no raw HTML).
 _ESCAPES = str.maketrans({"\\": "\\\\", "[": "\\[", "]": "\\]", "`": "\\`", "&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _BACKTICKS = re.compile(r"`+")
 _LINE_BREAK = re.compile(r"\s*[\r\n]+\s*")
 _PRIORITY_MARK = {"P0": "🔴", "P1": "🟠", "P2": "⚪"}
+# Emoji read at a glance in a PR comment, where there is no colour.
+_VERDICT_MARK = {
+    "regression": "🔴",
+    "improvement": "🟢",
+    "unchanged": "⚪",
+    "inconclusive": "🟡",
+    "too_few": "🟡",
+    "contention": "🟠",
+}
 
 
 def md_text(text: str) -> str:
@@ -45,7 +55,9 @@ def _spans(spans: Inline) -> str:
     for s in spans:
         if s.style == "code":
             out.append(md_code(s.text) if s.text else "")
-        elif s.style in ("strong", "FAIL", "bad"):
+        elif s.style in _VERDICT_MARK and s.text.startswith(s.style.replace("_", " ")):
+            out.append(f"{_VERDICT_MARK[s.style]} {md_text(s.text)}")
+        elif s.style in ("strong", "FAIL", "bad", "regression"):
             out.append(f"**{md_text(s.text)}**" if s.text.strip() else md_text(s.text))
         else:
             out.append(md_text(s.text))
@@ -100,15 +112,15 @@ def _block(block: Block, level: int) -> list[str]:  # noqa: PLR0911 - one return
     return []  # a chart: drawn in HTML; its numbers are in the tables beside it
 
 
-def render_markdown(doc: Document) -> str:
-    """Any report's content (a run report or a diff) as Markdown."""
-    out = [f"# {md_text(doc.title)}", "", _spans(doc.headline), ""]
+def render_markdown(doc: Document, level: int = 1) -> str:
+    """Any report's content (a run report or a diff) as Markdown, its title a heading of `level`."""
+    out = [f"{'#' * level} {md_text(doc.title)}", "", _spans(doc.headline), ""]
     if doc.meta:
         out += [" ".join(_spans(line) for line in doc.meta), ""]
     for section in doc.sections:
-        laid = [line for block in section.blocks for line in _block(block, 3)]
+        laid = [line for block in section.blocks for line in _block(block, level + 2)]
         if laid:  # a section of charts only is for HTML
-            out += [f"## {md_text(section.title)}", "", *laid]
+            out += [f"{'#' * (level + 1)} {md_text(section.title)}", "", *laid]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -122,3 +134,10 @@ class MarkdownRenderer(Renderer):
     def render(self, report: Report) -> str:
         """The whole report as Markdown."""
         return render_markdown(compose(report))
+
+
+def render_diff_markdown(report: DiffReport) -> str:
+    """A diff as Markdown for a CI job summary or a pull-request comment (a second-level title)."""
+    from ragperf.renderers.diff_content import diff_document
+
+    return render_markdown(diff_document(report), level=2)

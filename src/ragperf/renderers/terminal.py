@@ -48,9 +48,19 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ragperf.renderers.content import Block, Inline
+    from ragperf.schema.diff import DiffReport
     from ragperf.schema.run import RunFile
 
-__all__ = ["WIDTH", "TerminalRenderer", "print_document", "render_load", "render_memory", "render_run", "sparkline"]
+__all__ = [
+    "WIDTH",
+    "TerminalRenderer",
+    "print_document",
+    "render_diff_terminal",
+    "render_load",
+    "render_memory",
+    "render_run",
+    "sparkline",
+]
 
 WIDTH = 100  # when written to a file: a width that fits a laptop terminal
 STYLES = {
@@ -68,6 +78,12 @@ STYLES = {
     "P2": "dim",
     "note": "dim",
     "warning": "yellow",
+    "regression": "bold red",
+    "improvement": "bold green",
+    "unchanged": "green",
+    "inconclusive": "bold yellow",
+    "too_few": "yellow",
+    "contention": "yellow",
 }
 _MAX_WORD = 48  # a longer word (a deep path) may still fold: it could not fit anyway
 _ROLE_STYLE = {"note": "dim", "warning": "yellow", "lead": "bold", "text": ""}
@@ -110,6 +126,15 @@ def render_load(run: RunFile, console: Console) -> None:
         state = "complete" if run.complete else f"INCOMPLETE ({run.incomplete_reason})"
         console.print(_text(inline(strong(run.pipeline), f": load test, {state}")))
         _section(section, console)
+
+
+def render_diff_terminal(report: DiffReport, console: Console, runs: tuple[RunFile, RunFile] | None = None) -> None:
+    """What `ragperf diff` prints: the diff's content, its headline again last (a CI log is read from the end)."""
+    from ragperf.renderers.diff_content import diff_document
+
+    doc = diff_document(report, runs)
+    print_document(doc, console)
+    console.print(_text(doc.headline))
 
 
 def print_document(doc: Document, console: Console) -> None:

@@ -8,7 +8,7 @@ from test_diff import pipeline_runs
 
 from ragperf.analysis.diff import diff_runs
 from ragperf.renderers.content import Histogram, Intervals, Sub, Table, plain
-from ragperf.renderers.diff_page import diff_document
+from ragperf.renderers.diff_content import diff_document
 from ragperf.renderers.html import render_document
 from ragperf.schema.run import Hotspot, RunFile
 

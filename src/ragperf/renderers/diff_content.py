@@ -1,9 +1,10 @@
-"""A diff's content for its HTML page: verdicts with their intervals drawn, the two runs' distributions
-overlaid, and a differential flame graph per changed stage, ranked by how much time it gained or lost.
+"""A diff's content, for every format: per group its verdicts (drawn on their intervals), the two runs'
+distributions overlaid, and a differential flame graph per changed stage ranked by how much time it
+gained or lost; then capacity, targets, what was not compared, and the warnings.
 
-The verdicts and intervals are the diff report's (`ragperf.schema.diff`); the two run files add
-what only they hold: each query's latency and each stage's sampled stacks. Wording shared with
-the terminal and Markdown views comes from `diff_text`.
+The verdicts and intervals are the diff report's (`ragperf.schema.diff`); the two run files, when
+given, add what only they hold: each query's latency and each stage's sampled stacks. The
+sentences come from `diff_text`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from ragperf.renderers.content import (
     Intervals,
     Para,
     Section,
+    Span,
     Sub,
     Table,
     code,
     columns,
+    diff_verdict,
     inline,
     row,
     styled,
@@ -66,9 +69,9 @@ _TOP_FUNCTIONS = 8
 def diff_document(report: DiffReport, runs: tuple[RunFile, RunFile] | None = None) -> Document:
     """The diff page: per group, the verdicts, the distributions and the flame graphs of the changed stages."""
     sections = [_group(group, report, runs) for group in report.groups]
-    extra: list[Block] = [Para(inline(line + "."), "note") for line in not_compared(report)]
     if report.capacity:
-        extra.append(_figures("Capacity (--find-max, --ramp)", report.capacity))
+        sections.append(Section("capacity", "Capacity", (_figures("Capacity (--find-max, --ramp)", report.capacity),)))
+    extra: list[Block] = [Para(inline(line + "."), "note") for line in not_compared(report)]
     if report.targets:
         extra.append(
             Table(
@@ -92,7 +95,7 @@ def diff_document(report: DiffReport, runs: tuple[RunFile, RunFile] | None = Non
     return Document(
         title=title(report),
         headline=inline(styled(headline(report), tone)),
-        meta=(inline(sides(report)), inline(method(report) + ".")),
+        meta=(inline(sides(report) + "."), inline(method(report) + ".")),
         sections=tuple(sections),
         sources=f"{report.baseline.path} and {report.new.path}",
     )
@@ -138,6 +141,11 @@ def _group(group: DiffGroup, report: DiffReport, runs: tuple[RunFile, RunFile] |
     return Section(ident, heading or "Stages, baseline → new", tuple(blocks))
 
 
+def diff_verdict_text(text: str, verdict: str | None) -> Span:
+    """A figure that moved, in its verdict's style (a regression red, an improvement green)."""
+    return Span(text, diff_verdict(verdict or "").style)
+
+
 def _interval(path: PathDiff) -> tuple[float | None, float | None]:
     ci = path.evidence.shift_ci
     return (None, None) if ci is None else ci
@@ -150,10 +158,10 @@ def _path_table(group: DiffGroup) -> Table:
         cells: list[object] = [path_label(path, group).strip(), f"{path.n_old} / {path.n_new}"]
         for name in ("p50", "p95", "p99", "mean"):
             m = metric(path, name)
-            text = f"{fmt_ms(m.old)} → {fmt_ms(m.new)}\n{fmt_change(m.rel_change)}"  # two lines, as in the terminal
-            cells.append(styled(text, TONE[m.verdict]) if m.verdict in _CHANGED else text)
+            text = f"{fmt_ms(m.old)} → {fmt_ms(m.new)}\n({fmt_change(m.rel_change)})"  # two lines where a format can
+            cells.append(diff_verdict_text(text, m.verdict) if m.verdict in _CHANGED else text)
         p_adj = "-" if path.evidence.p_adjusted is None else f"{path.evidence.p_adjusted:.3g}"
-        cells += [fmt_shift(path), p_adj, styled(path.verdict.replace("_", " "), TONE[path.verdict])]
+        cells += [fmt_shift(path), p_adj, diff_verdict(path.verdict)]
         total = path is group.total
         rows.append(row(*cells, role="total" if total else "", depth=0 if total else path.path.count(".")))  # type: ignore[arg-type]
     return Table("Latency, baseline → new", cols, tuple(rows))
@@ -173,7 +181,7 @@ def _figures(heading: str, figures: tuple[object, ...]) -> Table:
                 figure_value(f, f.new),
                 figure_change(f),
                 "-" if f.p_adjusted is None else f"{f.p_adjusted:.3g}",
-                styled(f.verdict.replace("_", " ") + (f" ({f.note})" if f.note else ""), TONE[f.verdict]),
+                diff_verdict(f.verdict, f.note or ""),
             )
             for f in shown
         ),
@@ -221,7 +229,7 @@ def _flames(group: DiffGroup, runs: tuple[RunFile, RunFile]) -> list[Block]:
                 inline(
                     f"Mean {fmt_ms(metric(path, 'mean').old)} → {fmt_ms(metric(path, 'mean').new)} ms "
                     f"({delta:+.3g} ms per query), ",
-                    styled(path.verdict, TONE[path.verdict]),
+                    diff_verdict(path.verdict),
                     ".",
                 )
             )
