@@ -63,7 +63,6 @@ _KPIS = ("p50_ms", "p95_ms", "p99_ms", "peak_memory_mb", "request_memory_mb", "l
 _KPI_UNITS = {"peak_memory_mb": "MB", "request_memory_mb": "MB", "leak_mb_per_iter": "MB/iter"}
 _MAX_PACKAGES = 15
 _CORE_PACKAGES = frozenset({"ragperf", "pydantic", "pydantic-core", "numpy", "typing-extensions", "annotated-types"})
-_DETAIL_COLUMNS = columns("<file", "<backend", "<state")
 
 
 def compose(report: Report) -> Document:
@@ -95,7 +94,7 @@ def run_summary(run: RunFile) -> Document:
     from ragperf.renderers.base import Report
 
     report = Report(run=run)
-    sections = [_metrics(run), _bottlenecks(report, run)]
+    sections = [_metrics(run), Section("targets", "Targets", (_executive(report),)), _bottlenecks(report, run)]
     if run.hotspots or run.profiles:
         sections.append(_hotspots(run))
     if run.memory is not None:

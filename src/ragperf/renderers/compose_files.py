@@ -73,7 +73,7 @@ def _memory(memory: MemoryReport) -> list[Block]:
         Para(
             inline(
                 strong("Memory per request"),
-                f" (the {WORKING_MEANS.partition(':')[0]} of a whole query): mean "
+                f" ({WORKING_MEANS.partition(':')[0]} of a whole query): mean "
                 f"{fmt_mb(memory.request_working_mean)}, p95 {fmt_mb(memory.request_working_p95)}, "
                 f"max {fmt_mb(memory.request_working_max)}.",
             )
