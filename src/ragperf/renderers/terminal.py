@@ -85,7 +85,8 @@ STYLES = {
     "too_few": "yellow",
     "contention": "yellow",
 }
-_MAX_WORD = 48  # a longer word (a deep path) may still fold: it could not fit anyway
+_SPARK = 40  # points in a sparkline: the last ones
+_MAX_WORD = 30  # a longer word (a deep path, a line of code) may fold inside: it could not fit anyway
 _ROLE_STYLE = {"note": "dim", "warning": "yellow", "lead": "bold", "text": ""}
 _BARS = "▁▂▃▄▅▆▇█"
 
@@ -225,9 +226,10 @@ def _rich_table(table: Table, shown: Sequence[int], *, short: bool, first_max: i
     return rich
 
 
-def _width(console: Console, table: RichTable) -> int:
-    """The width the table wants, unconstrained by the console."""
-    return Measurement.get(console, console.options.update_width(10_000), table).maximum
+def _width(console: Console, table: RichTable, *, least: bool = False) -> int:
+    """The width the table wants (or, `least`, the narrowest it can wrap its text into), whatever the console's."""
+    measured = Measurement.get(console, console.options.update_width(10_000), table)
+    return measured.minimum if least else measured.maximum
 
 
 def _table(table: Table, console: Console) -> None:
@@ -238,7 +240,8 @@ def _table(table: Table, console: Console) -> None:
         short = any(c.short for c in table.columns)
         first_max = console.width // 3  # the names column gives way before the numbers do
     parts = [every]
-    if _width(console, _rich_table(table, every, short=short, first_max=first_max)) > console.width and len(every) > 2:
+    whole = _rich_table(table, every, short=short, first_max=first_max)
+    if _width(console, whole, least=True) > console.width and len(every) > 2:
         parts = _fold(table, console, short=short, first_max=first_max)
     for n, part in enumerate(parts):
         shown = _rich_table(table, part, short=short, first_max=first_max)
@@ -253,13 +256,13 @@ def _table(table: Table, console: Console) -> None:
 
 
 def _fold(table: Table, console: Console, *, short: bool, first_max: int | None) -> list[list[int]]:
-    """Column groups that each fit the console, every group led by the first column."""
+    """Column groups that each fit the console (text wrapped), every group led by the first column."""
     parts: list[list[int]] = []
     current = [0]
     for i in range(1, len(table.columns)):
         trial = [*current, i]
-        wide = _width(console, _rich_table(table, trial, short=short, first_max=first_max)) > console.width
-        if len(current) > 1 and wide:
+        wide = _width(console, _rich_table(table, trial, short=short, first_max=first_max), least=True)
+        if len(current) > 1 and wide > console.width:
             parts.append(current)
             current = [0, i]
         else:
@@ -284,13 +287,14 @@ def _sparklines(chart: LineChart, console: Console) -> None:
     for line in chart.lines:
         if line.dashed or not line.points:
             continue
-        ys = [y for _, y in line.points]
-        spark = sparkline(ys[-60:])
+        ys = [y for _, y in line.points][-_SPARK:]
+        # At least 1% of the level: a flat series of a few kilobytes' noise stays flat.
+        spark = sparkline(ys, min_range=0.01 * max(abs(y) for y in ys))
         first, last = line.points[0], line.points[-1]
         console.print(
             Text.assemble(
-                f"  {line.name:<24} ",
+                f"  {line.name:<8} ",
                 (spark, "cyan"),
-                f" {first[1]:.4g} → {last[1]:.4g} {chart.y_label} ({chart.x_label} {first[0]:g} to {last[0]:g})",
+                f" {first[1]:.4g} → {last[1]:.4g} {chart.y_label}, {chart.x_label} {first[0]:g}-{last[0]:g}",
             )
         )
