@@ -316,7 +316,7 @@ def _histograms(run: RunFile) -> Histogram:
         target = _total_target(run) if s.path == "total" else s.target_ms
         marks = [(name, v) for name, v in (("p50", s.p50), ("p95", s.p95), ("target", target)) if v is not None]
         depth = s.path.count(".") if s.path != "total" else 0
-        rows.append((_label(s.path), depth, tuple(float(v) for v in values), tuple(marks)))
+        rows.append((_label(s.path), depth, values, tuple(marks)))
     return Histogram(
         tuple(rows),
         "Each stage's latency over the measured queries; each row has its own axis in ms, "

@@ -12,7 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
+
+    import numpy as np
+    from numpy.typing import NDArray
+
+    # A distribution's values: an array as the run file holds them (100,000 floats are not copied into a tuple).
+    Values: TypeAlias = Sequence[float] | NDArray[np.float64]
 
 __all__ = [
     "Bars",
@@ -172,9 +178,9 @@ class Links:
 class Histogram:
     """Latency distributions on one shared axis (ms), one row per path, with p50/p95/target marks."""
 
-    rows: tuple[tuple[str, int, tuple[float, ...], tuple[tuple[str, float], ...]], ...]  # label, depth, values, marks
+    rows: tuple[tuple[str, int, Values, tuple[tuple[str, float], ...]], ...]  # label, depth, values, marks
     caption: str
-    overlay: tuple[tuple[float, ...], ...] = ()  # a second distribution per row (a diff's new run)
+    overlay: tuple[Values, ...] = ()  # a second distribution per row (a diff's new run)
     series: tuple[str, ...] = ()  # the names of the two distributions when overlaid
 
 

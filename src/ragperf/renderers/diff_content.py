@@ -193,15 +193,10 @@ def _overlay(group: DiffGroup, runs: tuple[RunFile, RunFile]) -> Histogram:
     old, new = runs
     rows, overlay = [], []
     for path in group.paths:
-        values = []
-        for run in (old, new):
-            table = run.queries
-            values.append(
-                tuple(
-                    float(v)
-                    for v in (table.total_ms.values[table.ok] if path is group.total else table.ok_span(path.path))
-                )
-            )
+        values = [
+            run.queries.total_ms.values[run.queries.ok] if path is group.total else run.queries.ok_span(path.path)
+            for run in (old, new)
+        ]
         p50 = metric(path, "p50").new
         marks = (("p50", p50),) if p50 is not None else ()
         rows.append((path_label(path, group).strip(), 0, values[0], marks))

@@ -19,7 +19,7 @@ from ragperf.renderers.flame import describe
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ragperf.renderers.content import Bars, Flame, FlameNode, Histogram, Intervals, LineChart, Stacked
+    from ragperf.renderers.content import Bars, Flame, FlameNode, Histogram, Intervals, LineChart, Stacked, Values
 
 __all__ = ["PALETTE", "STYLE_COLOURS", "bars", "flame", "histogram_row", "histograms", "intervals", "lines", "stacked"]
 
@@ -83,16 +83,16 @@ def _num(value: float) -> str:
 
 
 def histogram_row(
-    values: Sequence[float],
+    values: Values,
     marks: Sequence[tuple[str, float]],
     label: str,
     *,
-    other: Sequence[float] = (),
+    other: Values = (),
     bins: int = 30,
 ) -> Markup:
     """One stage's latency histogram on a labelled axis (ms), marks for p50/p95/target; `other` overlaid."""
     width, height, left, right, top, bottom = 600, 86, 34, 12, 8, 30
-    both = np.sort(np.asarray([*values, *other], dtype=float))
+    both = np.sort(np.concatenate([np.asarray(values, dtype=float), np.asarray(other, dtype=float)]))
     # Scale to the data, not to the marks: a target far above every query would flatten the bars.
     # Far outliers would do the same: past twice the 99th percentile they are counted in a note instead.
     p99 = float(both[int(0.99 * (len(both) - 1))]) if both.size else 1.0
