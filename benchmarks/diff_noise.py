@@ -1,15 +1,20 @@
 """`ragperf diff` of two files against `ragperf compare`, on real runs while a CPU hog comes and goes.
 
-Run: ``python benchmarks/diff_noise.py [--pairs 20] [--queries 200] [--block 10] [--seed 1]``.
+Run: ``python benchmarks/diff_noise.py [--pairs 20] [--queries 200] [--block 1] [--processes 4] [--seed 1]``.
 
 The pipeline has a CPU-bound stage (a loop, ~4 ms: +10% of it is past the 0.25 ms floor) and a waiting
 one (a 3 ms sleep). While the benchmark runs, one CPU hog (a busy process, half of a 2-core machine)
 starts and stops at random moments (on and off for exponentially distributed times, mean 1.5 s): the
 drift a shared CI machine sees.
 For each of K pairs: an A/A pair (same code) and an A/B pair (+10% CPU work in the CPU stage), each
-judged twice: by `ragperf run` twice, one after the other, then `ragperf diff` of the two files; and
-by one `ragperf compare` of the two configs. A false regression is any regression in an A/A pair; a
-detection is the CPU stage named a regression in an A/B pair.
+judged four ways:
+- `ragperf run` twice, one after the other, then `ragperf diff` of the two files, with the rule this
+  tool had before (no absolute floor: `--min-ms 0`) and with today's (the 0.25 ms floor);
+- the same with each run's queries spread over several processes (`ragperf run --processes P`), so the
+  diff judges the variation between processes (Welch's t on their medians);
+- one `ragperf compare` of the two configs (interleaved query by query by default, paired).
+A false regression is any regression in an A/A pair; a detection is the CPU stage named a regression in
+an A/B pair.
 """
 
 from __future__ import annotations
@@ -110,20 +115,41 @@ def _verdict(done: subprocess.CompletedProcess[str]) -> tuple[bool, bool]:
     return bool(regressions), "crunch" in regressions
 
 
-def _by_diff(old: Path, new: Path, work: Path, n: int) -> tuple[bool, bool]:
+METHODS = (
+    "diff of two files, no floor (the rule before)",
+    "diff of two files",
+    "diff of two --processes runs",
+    "compare",
+)
+
+
+def _run_pair(old: Path, new: Path, work: Path, n: int, *extra: str | int) -> list[Path]:
     files = []
     for name, config in (("old", old), ("new", new)):
         output = work / f"{name}.json"
-        done = _ragperf("run", config, "-n", n, "-o", output, "--no-progress")
+        done = _ragperf("run", config, "-n", n, "-o", output, "--no-progress", *extra)
         if done.returncode != 0:
             raise SystemExit(f"ragperf run failed: {done.stderr.strip()[-500:]}")
         files.append(output)
-    return _verdict(_ragperf("diff", *files, "-f", "json"))
+    return files
 
 
-def _by_compare(old: Path, new: Path, work: Path, n: int, block: int) -> tuple[bool, bool]:
-    return _verdict(
-        _ragperf("compare", old, new, "-n", n, "--block", block, "-o", work / "cmp", "--no-progress", "-f", "json")
+def _judge(old: Path, new: Path, work: Path, args: argparse.Namespace) -> dict[str, tuple[bool, bool]]:
+    """Each method's (any regression, the CPU stage a regression) for one pair of configs."""
+    single = _run_pair(old, new, work, args.queries)
+    replicated = _run_pair(old, new, work / "p", args.queries, "--processes", args.processes)
+    compare = ("compare", old, new, "-n", args.queries, "--block", args.block, "-o", work / "cmp")
+    return dict(
+        zip(
+            METHODS,
+            (
+                _verdict(_ragperf("diff", *single, "-f", "json", "--min-ms", "0")),
+                _verdict(_ragperf("diff", *single, "-f", "json")),
+                _verdict(_ragperf("diff", *replicated, "-f", "json")),
+                _verdict(_ragperf(*compare, "--no-progress", "-f", "json")),
+            ),
+            strict=True,
+        )
     )
 
 
@@ -132,16 +158,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--pairs", "-k", type=int, default=20, help="K: A/A pairs and A/B pairs, each (default 20)")
     parser.add_argument("--queries", type=int, default=200, help="measured queries per run / per side")
-    parser.add_argument("--block", type=int, default=10, help="compare's block size")
+    parser.add_argument("--block", type=int, default=1, help="compare's block size")
+    parser.add_argument("--processes", type=int, default=4, help="worker processes per run of the replicated diff")
     parser.add_argument("--work", type=int, default=60_000, help="loop iterations of the CPU stage (~4 ms)")
     parser.add_argument("--seed", type=int, default=1)
     args, _ = parser.parse_known_args(argv)  # nox passes its session's posargs to every benchmark
     started = time.monotonic()
-    counts = {method: {"false": 0, "found": 0} for method in ("diff of two files", "compare")}
+    counts = {method: {"false": 0, "found": 0} for method in METHODS}
     with tempfile.TemporaryDirectory(prefix="ragperf-noise-") as tmp:
         folder = Path(tmp)
         (folder / "noisepipe.py").write_text(textwrap.dedent(MODULE), encoding="utf-8")
         (folder / "queries.txt").write_text("one\ntwo\nthree\n", encoding="utf-8")
+        (folder / "p").mkdir()
         configs = {}
         for name, factor in (("a", 1.0), ("b", 1.1)):
             configs[name] = folder / f"{name}.toml"
@@ -149,10 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         with Hog(args.seed) as hog:
             for k in range(args.pairs):
                 for kind, new in (("A/A", configs["a"]), ("A/B", configs["b"])):
-                    results = {
-                        "diff of two files": _by_diff(configs["a"], new, folder, args.queries),
-                        "compare": _by_compare(configs["a"], new, folder, args.queries, args.block),
-                    }
+                    results = _judge(configs["a"], new, folder, args)
                     for method, (any_regression, cpu_found) in results.items():
                         key = "false" if kind == "A/A" else "found"
                         counts[method][key] += any_regression if kind == "A/A" else cpu_found
@@ -160,7 +185,10 @@ def main(argv: list[str] | None = None) -> int:
             hog_on = hog.on_s
     elapsed = time.monotonic() - started
     k = args.pairs
-    print(f"\nK = {k} pairs of each kind, {args.queries} queries per run/side, compare blocks of {args.block}")
+    print(
+        f"\nK = {k} pairs of each kind, {args.queries} queries per run/side, compare blocks of {args.block}, "
+        f"replicated runs in {args.processes} processes"
+    )
     print(f"CPU hog on for {hog_on:.0f} s of {elapsed:.0f} s\n")
     print(f"| method | false regressions in {k} A/A | +10% CPU slowdowns found of {k} |")
     print("| --- | --- | --- |")

@@ -36,12 +36,13 @@ __all__ = [
     "check_output",
     "default_run_file",
     "file_stamp",
+    "process_artifacts",
     "safe_name",
 ]
 
 RUNS_FOLDER = Path(".ragperf") / "runs"
 ARTIFACTS_SUFFIX = ".artifacts"
-_MARKER = "spec.json"  # every artifacts folder a run made holds the worker's spec
+_MARKER = "spec.json"  # every artifacts folder a run made holds the worker's spec (in each process's, for -p K)
 _MAX_NAME = 60
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 _MAX_TRIES = 1000
@@ -204,10 +205,15 @@ class RunOutput:
         _empty(folder)
 
 
+def process_artifacts(artifacts: Path, index: int) -> Path:
+    """The artifacts of process `index` (from 0) of a run in several processes (`--processes`)."""
+    return artifacts / f"process-{index + 1}"
+
+
 def _empty(folder: Path) -> None:
     """Remove an earlier run's artifacts; refuse a folder ragperf did not make."""
     entries = list(folder.iterdir())
-    if entries and not (folder / _MARKER).exists():
+    if entries and not ((folder / _MARKER).exists() or (process_artifacts(folder, 0) / _MARKER).exists()):
         raise OutputError(f"{folder} holds files ragperf did not write; move them, or pass another -o")
     for entry in entries:
         if entry.is_dir() and not entry.is_symlink():

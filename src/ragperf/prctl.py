@@ -1,7 +1,9 @@
-"""Linux process controls the workers ask for: death with their parent, and (load) tight timer slack.
+"""Linux process controls the workers ask for: death with their parent, (load) tight timer slack, and
+(compare) the CPUs to run on.
 
-Both are best effort and no-ops elsewhere: the parent also ends its workers' process groups on
-every exit path it lives to see, and the slack only sharpens a load worker's arrival schedule.
+All are best effort and no-ops elsewhere: the parent also ends its workers' process groups on
+every exit path it lives to see, the slack only sharpens a load worker's arrival schedule, and
+the CPUs only take away the difference between two CPUs from a compare.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import os
 import signal
 import sys
 
-__all__ = ["die_with_parent", "tight_timers"]
+__all__ = ["die_with_parent", "pin_to_cpus", "shared_cpus", "tight_timers"]
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_TIMERSLACK = 29
@@ -25,6 +27,25 @@ def _prctl(option: int, value: int) -> bool:
         return int(ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)) == 0
     except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
         return False
+
+
+def shared_cpus(count: int) -> tuple[int, ...] | None:
+    """The last `count` CPUs this process may run on (CPU 0 takes most interrupts), or None: no pinning."""
+    if count <= 0 or not hasattr(os, "sched_getaffinity"):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    return tuple(allowed[-count:]) if len(allowed) > count else None
+
+
+def pin_to_cpus(cpus: tuple[int, ...]) -> bool:
+    """Run this process, and the threads it starts from now on, on these CPUs only."""
+    if not hasattr(os, "sched_setaffinity"):
+        return False
+    try:
+        os.sched_setaffinity(0, cpus)
+    except OSError:  # a CPU taken away since the parent looked (a container's cpuset changed)
+        return False
+    return True
 
 
 def tight_timers() -> None:

@@ -24,7 +24,7 @@ from ragperf.renderers.terminal import render_diff_terminal
 from ragperf.schema import load_run
 from ragperf.schema.diff import DiffGroup, DiffReport
 from ragperf.schema.queries import QueryTable
-from ragperf.schema.run import BackendInfo, Environment, Hotspot, QueryRecord, RunFile, StageInfo
+from ragperf.schema.run import BackendInfo, Environment, Hotspot, ProcessRun, QueryRecord, RunFile, StageInfo
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -523,3 +523,47 @@ def test_slower_wall_time_with_unchanged_cpu_on_a_contended_machine_is_contentio
         tmp_path,
     )
     assert only(quiet).stages[0].verdict == "regression"
+
+
+def _replicated(seed: int, factor: float, offsets: list[float]) -> RunFile:
+    """A run of 5 processes of 40 queries each, process k's queries slowed by offsets[k] (its layout, its time)."""
+    rng = np.random.default_rng(seed)
+    per = 40
+    samples = {
+        s: np.concatenate([latencies(rng, per, m, factor * (1 + o)) for o in offsets]) for s, m in STAGES.items()
+    }
+    processes = tuple(ProcessRun(first=k * per, n=per, setup_ms=1.0) for k in range(len(offsets)))
+    return make_run(samples, processes=processes)
+
+
+def test_replicated_runs_are_judged_between_processes(tmp_path: Path) -> None:
+    # GIVEN two 5-process runs of one code, the new one drifting: its last two processes 15% slower
+    old = _replicated(1, 1.0, [0.0, 0.01, -0.01, 0.0, 0.01])
+    drifted = _replicated(2, 1.0, [0.0, 0.0, 0.01, 0.15, 0.15])
+    # WHEN diffed
+    report = diff(old, drifted, tmp_path)
+    # THEN every path is judged on the processes' medians, and the drift is no regression
+    assert {p.evidence.kind for p in only(report).paths} == {"replicated"}
+    assert {p.evidence.processes for p in only(report).paths} == {(5, 5)}
+    assert report.regressions == ()
+    # AND the same queries, taken as one process each, call the drift a regression and say what to do
+    flat = [run.model_copy(update={"processes": ()}) for run in (old, drifted)]
+    single = diff(*flat, tmp_path)
+    assert single.regressions
+    text = render_diff_markdown(single)
+    assert "run each side with --processes 4" in text
+    assert "--processes 4" not in render_diff_markdown(report)
+
+
+def test_a_slowdown_every_process_shows_is_a_replicated_regression(tmp_path: Path) -> None:
+    # GIVEN rerank 30% slower in every process of the new run
+    old = _replicated(3, 1.0, [0.0, 0.01, -0.01, 0.0, 0.01])
+    new = _replicated(4, 1.0, [0.01, 0.0, 0.0, -0.01, 0.0])
+    slow = {s: v * (1.3 if s == "rerank" else 1.0) for s, v in ((p, new.queries.span(p)) for p in STAGES)}
+    new = make_run(slow, processes=new.processes)
+    # WHEN diffed THEN rerank is a regression, with Welch's test named
+    report = diff(old, new, tmp_path)
+    assert "rerank" in report.regressions
+    stream = io.StringIO()
+    render_diff_terminal(report, Console(file=stream, width=200))
+    assert "Welch's t test on the processes' medians" in stream.getvalue()

@@ -107,3 +107,29 @@ def test_block_order_is_counterbalanced():
         assert not second.first_in_pair
     # AND a last, shorter block
     assert [step.block.n for step in block_plan(25, 10, 3).steps] == [10, 10, 10, 10, 5, 5]
+
+
+def test_cpu_time_tells_a_cpu_bound_change_through_preemptions():
+    # GIVEN 100 query pairs of a 4 ms CPU-bound stage, 10% more work on the new side, and a machine that
+    # preempts a third of the queries by 0-8 ms (wall time), which CPU time does not count
+    rng = np.random.default_rng(4)
+    n = 100
+    cpu_old = [4.0 * rng.lognormal(0, 0.03, 1) for _ in range(n)]
+    cpu_new = [4.4 * rng.lognormal(0, 0.03, 1) for _ in range(n)]
+
+    def preempted(cpu: list[np.ndarray]) -> list[np.ndarray]:
+        return [c + (rng.random() < 0.33) * rng.uniform(0, 8.0) for c in cpu]
+
+    wall_old, wall_new = preempted(cpu_old), preempted(cpu_new)
+    settings = {"family": 3, "block_size": 1, "threshold": 0.05, "alpha": 0.05, "min_ms": 0.25}
+    # WHEN judged on wall time, and on CPU time
+    [wall] = compare_paired_stages({"s": wall_old}, {"s": wall_new}, **settings)
+    [cpu] = compare_paired_stages({"s": wall_old}, {"s": wall_new}, cpu={"s": (cpu_old, cpu_new)}, **settings)
+    # THEN CPU time sees the +10% with a narrow interval, and says that is what it read
+    assert cpu.measure == "cpu"
+    assert cpu.verdict == "regression"
+    assert 0.07 < cpu.shift_ci[0] < 0.10 < cpu.shift_ci[1] < 0.13
+    # AND the wall-time interval is wider (the preemptions), and the shown figures stay wall time
+    assert wall.measure == "wall"
+    assert wall.shift_ci[1] - wall.shift_ci[0] > 2 * (cpu.shift_ci[1] - cpu.shift_ci[0])
+    assert cpu.metric("p50").old == wall.metric("p50").old

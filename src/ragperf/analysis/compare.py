@@ -101,6 +101,7 @@ __all__ = [
 ]
 
 Verdict = Literal["regression", "improvement", "unchanged", "inconclusive", "too_few"]
+EvidenceKind = Literal["independent", "paired", "replicated"]
 
 DEFAULT_ALPHA = 0.05
 POWER = 0.80
@@ -149,9 +150,12 @@ class StageComparison:
     threshold: float  # the one the shift was judged against
     min_detectable: float | None  # shift detected with 80% power at these sizes; None when too_few
     queries_needed: int | None  # per run, to settle an inconclusive verdict; None otherwise
-    kind: Literal["independent", "paired"] = "independent"  # paired: block pairs of a compare (`paired.py`)
+    kind: EvidenceKind = "independent"  # paired: block pairs of a compare; replicated: processes (`replicated.py`)
     pairs: int | None = None  # paired: the block pairs the shift was estimated from
     blocks_needed: int | None = None  # paired: block pairs that would settle an inconclusive verdict
+    processes: tuple[int, int] | None = None  # replicated: the processes of each side that measured the path
+    processes_needed: int | None = None  # replicated: processes per side that would settle an inconclusive verdict
+    measure: Literal["wall", "cpu"] = "wall"  # what the shift was estimated on (cpu: a compare's CPU-bound path)
 
     def metric(self, name: str) -> MetricChange:
         """The named metric ("p50", "p95", "p99", "mean")."""
@@ -229,8 +233,26 @@ class Plan:
     min_ms: float
     seed: int
 
+    @classmethod
+    def of(
+        cls, threshold: float, metric_thresholds: Mapping[str, float] | None, *, alpha: float, family: int,
+        min_ms: float, seed: int = 0,
+    ) -> Plan:  # fmt: skip
+        """The plan of a diff's settings, its family's size given."""
+        shift_threshold, gated = split_thresholds(threshold, metric_thresholds)
+        return cls(shift_threshold, gated, Family(alpha, family), check_min_ms(min_ms), seed)
 
-def too_few(name: str, a: FloatArray, b: FloatArray, plan: Plan, *, pairs: int | None = None) -> StageComparison:
+
+def too_few(
+    name: str,
+    a: FloatArray,
+    b: FloatArray,
+    plan: Plan,
+    *,
+    pairs: int | None = None,
+    kind: EvidenceKind | None = None,
+    processes: tuple[int, int] | None = None,
+) -> StageComparison:
     """A path with too few samples to test: descriptive numbers where there are any, nothing inferential guessed."""
     metrics = tuple(
         describe(m, a, b, threshold=plan.gated.get(m), verdict="too_few" if m in plan.gated else None) for m in METRICS
@@ -249,8 +271,9 @@ def too_few(name: str, a: FloatArray, b: FloatArray, plan: Plan, *, pairs: int |
         threshold=plan.shift_threshold,
         min_detectable=None,
         queries_needed=None,
-        kind="independent" if pairs is None else "paired",
+        kind=kind or ("independent" if pairs is None else "paired"),
         pairs=pairs,
+        processes=processes,
     )
 
 

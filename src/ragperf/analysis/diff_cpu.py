@@ -23,9 +23,15 @@ if TYPE_CHECKING:
     from ragperf.schema.diff import PathDiff
     from ragperf.schema.run import RunFile
 
-__all__ = ["cpu_checked"]
+__all__ = ["CPU_BOUND", "cpu_bound", "cpu_checked", "cpu_column"]
 
 CPU_BOUND = 0.5  # CPU time / wall time at the median, in the baseline
+# A compare reads CPU time for a path that computes all through: in the queries no other process preempted
+# (the worker's involuntary context switches: 0), it is on the CPU 90% of the time at the median. A path that
+# waits (I/O, a lock, a sleep) is read in wall time, and so is one whose new code added a wait: its CPU share
+# drops below this.
+PAIRED_CPU_BOUND = 0.9
+_CALM_QUANTILE = 90  # without enough unpreempted queries: the least preempted tenth stands in for them
 _MIN_QUERIES = 10
 
 
@@ -43,18 +49,39 @@ def cpu_checked(paths: Sequence[PathDiff], old: RunFile, new: RunFile, *, relabe
         change = new_p50 / old_p50 - 1.0 if old_p50 > 0 else None
         update: dict[str, object] = {"cpu_change": change}
         wall = next((m.old for m in path.metrics if m.metric == "p50"), None)
-        cpu_bound = wall is not None and wall > 0 and old_p50 / wall >= CPU_BOUND
+        bound = wall is not None and wall > 0 and old_p50 / wall >= CPU_BOUND
         if (
             relabel
             and path.verdict == "regression"
             and contended
-            and cpu_bound
+            and bound
             and change is not None
             and change < path.threshold
         ):
             update["verdict"] = "contention"
         out.append(path.model_copy(update=update))
     return tuple(out)
+
+
+def cpu_column(run: RunFile, path: str) -> NDArray[np.float64] | None:
+    """A path's per-query CPU times (ms, NaN where not measured), or None when the run did not record them."""
+    table = run.queries
+    column = table.cpu_ms if path == TOTAL else table.cpu_spans.get(path)
+    return None if column is None else column.values
+
+
+def cpu_bound(run: RunFile, path: str, cpu: NDArray[np.float64]) -> bool:
+    """The path computes all through in this run: PAIRED_CPU_BOUND of its wall time in unpreempted queries."""
+    table = run.queries
+    wall = table.total_ms.values if path == TOTAL else table.span(path)
+    keep = table.ok & ~np.isnan(cpu) & ~np.isnan(wall) & (wall > 0)
+    if keep.sum() < _MIN_QUERIES:
+        return False
+    preempted = None if table.preempted is None else table.preempted.values
+    calm = keep if preempted is None else keep & (preempted == 0)
+    if calm.sum() >= _MIN_QUERIES:
+        return float(np.median(cpu[calm] / wall[calm])) >= PAIRED_CPU_BOUND
+    return float(np.percentile(cpu[keep] / wall[keep], _CALM_QUANTILE)) >= PAIRED_CPU_BOUND
 
 
 def _cpu(run: RunFile, path: str) -> NDArray[np.float64] | None:

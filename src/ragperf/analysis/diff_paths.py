@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ragperf.analysis.compare import DEFAULT_ALPHA, DEFAULT_MIN_MS, DEFAULT_THRESHOLD, compare_stages
 from ragperf.analysis.paired import compare_paired_stages
+from ragperf.analysis.replicated import compare_replicated_stages
 from ragperf.analysis.thresholds import split_thresholds
 from ragperf.schema.diff import Evidence, MetricDelta, PathDiff
 
@@ -27,9 +28,9 @@ if TYPE_CHECKING:
 
     FloatArray = npt.NDArray[np.float64]
 
-__all__ = ["DiffParts", "DiffSettings", "compare_paired_paths", "compare_paths", "finite"]
+__all__ = ["DiffParts", "DiffSettings", "compare_grouped_paths", "compare_paths", "finite"]
 
-Samples = Literal["queries", "histogram", "blocks"]
+Samples = Literal["queries", "histogram", "blocks", "processes"]
 
 
 @dataclass(frozen=True)
@@ -89,27 +90,32 @@ def compare_paths(
     return [_path_diff(result, parents.get(result.name), samples) for result in results]
 
 
-def compare_paired_paths(
+def compare_grouped_paths(
     old: Mapping[str, Sequence[FloatArray]],
     new: Mapping[str, Sequence[FloatArray]],
     parents: Mapping[str, str | None],
     settings: DiffSettings,
     *,
     family: int,
-    block_size: int,
+    evidence: Literal["paired", "replicated"],
+    block_size: int = 1,
+    cpu: Mapping[str, tuple[Sequence[FloatArray], Sequence[FloatArray]]] | None = None,
 ) -> list[PathDiff]:
-    """Every path in both, paired by block (`old[path][i]`, `new[path][i]`: pair i), at the family's level."""
-    results = compare_paired_stages(
-        old,
-        new,
-        family=family,
-        block_size=block_size,
-        threshold=settings.threshold,
-        alpha=settings.alpha,
-        metric_thresholds=settings.gated,
-        min_ms=settings.min_ms,
-    )
-    return [_path_diff(result, parents.get(result.name), "blocks") for result in results]
+    """Every path in both, group by group (`old[path][i]`: block pair i of a compare, or process i of a
+    replicated run), at the family's level."""
+    s = settings
+    results = (
+        compare_paired_stages(
+            old, new, family=family, block_size=block_size, threshold=s.threshold, alpha=s.alpha,
+            metric_thresholds=s.gated, min_ms=s.min_ms, cpu=cpu,
+        )
+        if evidence == "paired"
+        else compare_replicated_stages(
+            old, new, family=family, threshold=s.threshold, alpha=s.alpha, metric_thresholds=s.gated, min_ms=s.min_ms
+        )
+    )  # fmt: skip
+    samples: Samples = "blocks" if evidence == "paired" else "processes"
+    return [_path_diff(result, parents.get(result.name), samples) for result in results]
 
 
 def finite(value: float | None) -> float | None:
@@ -143,6 +149,9 @@ def _path_diff(result: StageComparison, parent: str | None, samples: Samples) ->
         queries_needed=result.queries_needed,
         pairs=result.pairs,
         blocks_needed=result.blocks_needed,
+        processes=result.processes,
+        processes_needed=result.processes_needed,
+        measure=result.measure,
     )
     return PathDiff(
         path=result.name,

@@ -30,7 +30,6 @@ from ragperf.analysis.compare import (
     MIN_SAMPLES,
     Plan,
     StageComparison,
-    check_min_ms,
     conclude,
     decide,
     durations,
@@ -38,10 +37,8 @@ from ragperf.analysis.compare import (
     samples_needed,
     too_few,
 )
-from ragperf.analysis.family import Family
 from ragperf.analysis.metric_ci import statistic
 from ragperf.analysis.ranks import MAX_WALSH, signed_rank, signed_rank_pairs_needed, signed_rank_shift
-from ragperf.analysis.thresholds import split_thresholds
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -68,11 +65,16 @@ def compare_paired_stages(
     metric_thresholds: Mapping[str, float] | None = None,
     min_ms: float,
     seed: int = 0,
+    cpu: Mapping[str, tuple[Sequence[FloatArray], Sequence[FloatArray]]] | None = None,
 ) -> list[StageComparison]:
-    """Every path in both (in `old`'s order): `old[path][i]` and `new[path][i]` are the durations of pair i."""
-    shift_threshold, gated = split_thresholds(threshold, metric_thresholds)
-    plan = Plan(shift_threshold, gated, Family(alpha, family), check_min_ms(min_ms), seed)
-    return [_compare(name, old[name], new[name], plan, block_size) for name in old if name in new]
+    """Every path in both (in `old`'s order): `old[path][i]` and `new[path][i]` are the durations of pair i.
+
+    `cpu[path]`: each side's CPU times by block, for a CPU-bound path: the shift is then estimated and
+    tested on them (``measure="cpu"``), the wall-time figures still shown beside.
+    """
+    plan = Plan.of(threshold, metric_thresholds, alpha=alpha, family=family, min_ms=min_ms, seed=seed)
+    cpu = cpu or {}
+    return [_compare(name, old[name], new[name], plan, block_size, cpu.get(name)) for name in old if name in new]
 
 
 def block_log_ratios(old: Sequence[FloatArray], new: Sequence[FloatArray]) -> FloatArray:
@@ -95,11 +97,17 @@ def _coarsened(d: FloatArray) -> FloatArray:
 
 
 def _compare(
-    name: str, old: Sequence[FloatArray], new: Sequence[FloatArray], plan: Plan, block_size: int
+    name: str,
+    old: Sequence[FloatArray],
+    new: Sequence[FloatArray],
+    plan: Plan,
+    block_size: int,
+    cpu: tuple[Sequence[FloatArray], Sequence[FloatArray]] | None,
 ) -> StageComparison:
     a = durations(np.concatenate(old) if old else np.zeros(0), name, "old")
     b = durations(np.concatenate(new) if new else np.zeros(0), name, "new")
-    d = block_log_ratios(old, new)
+    measured_old, measured_new = cpu or (old, new)
+    d = block_log_ratios(measured_old, measured_new)
     if d.size < MIN_SAMPLES:
         return too_few(name, a, b, plan, pairs=int(d.size))
     family = plan.family
@@ -107,7 +115,9 @@ def _compare(
     p_adjusted = family.adjust(p_value)
     estimate = signed_rank_shift(_coarsened(d), family.level_alpha, family.z_crit)
     shift, shift_ci = math.expm1(estimate.est), (math.expm1(estimate.lo), math.expm1(estimate.hi))
-    threshold = effective_threshold(plan.shift_threshold, plan.min_ms, statistic(a, "p50"))
+    # The floor in ms, scaled by the baseline's p50 of what is measured.
+    base = a if cpu is None else np.concatenate(measured_old) if measured_old else np.zeros(0)
+    threshold = effective_threshold(plan.shift_threshold, plan.min_ms, statistic(base, "p50"))
     significant = p_adjusted < family.alpha and shift != 0
     verdicts: list[Verdict] = [decide(shift, shift_ci, significant=significant, threshold=threshold)]
     blocks_needed = None
@@ -120,4 +130,5 @@ def _compare(
         name, a, b, plan, verdicts, needed, shift=shift, shift_ci=shift_ci, se=estimate.se,
         p_value=p_value, p_adjusted=p_adjusted, threshold=threshold,
         kind="paired", pairs=int(d.size), blocks_needed=blocks_needed if verdicts[0] == "inconclusive" else None,
+        measure="wall" if cpu is None else "cpu",
     )  # fmt: skip

@@ -29,9 +29,10 @@ def compare(
             "--block",
             min=1,
             help="Queries per block: the sides alternate block by block (ABBA BAAB ...), and the diff pairs "
-            "block b of one side with block b of the other. -n 200 --block 10 gives 20 pairs.",
+            "block b of one side with block b of the other. The default, 1, alternates query by query: the "
+            "closer in time the two halves of a pair, the more of the machine's state they share.",
         ),
-    ] = 10,
+    ] = 1,
     warmup: Annotated[
         int | None, typer.Option("--warmup", min=0, help="Warm-up queries per side (default: each config's).")
     ] = None,
@@ -54,7 +55,24 @@ def compare(
     force: Annotated[
         bool, typer.Option("--force", help="Run two different query sets anyway (each side its own).")
     ] = False,
-    cpu_time: Annotated[bool, typer.Option("--cpu-time", help="Each stage's CPU time beside its wall time.")] = False,
+    cpu_time: Annotated[
+        bool,
+        typer.Option(
+            "--cpu-time/--no-cpu-time",
+            help="Each stage's CPU time beside its wall time; the diff reads it for the stages that compute all "
+            "through, so preemptions by other processes do not blur their change.",
+        ),
+    ] = True,
+    cpus: Annotated[
+        int,
+        typer.Option(
+            "--cpus",
+            min=0,
+            help="Pin both workers to this many CPUs (the last ones), the same for both: they never run at once, "
+            "and two CPUs can differ in speed. Raise it for a pipeline that computes on parallel threads; 0: no "
+            "pinning.",
+        ),
+    ] = 1,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
 ) -> None:
     """Run two pipelines side by side, interleaved in blocks so the machine's drift hits both alike.
@@ -88,7 +106,7 @@ def compare(
             cpu_time=cpu_time,
         )
 
-    request = CompareRequest(baseline=side(baseline), new=side(new), block=block, folder=output, force=force)
+    request = CompareRequest(baseline=side(baseline), new=side(new), block=block, folder=output, force=force, cpus=cpus)
     with CompareProgress(err_console) as display:
         views = display.sides if progress else {}
         outcome = execute_compare(request, {name: views.get(name) or Silent() for name in ("baseline", "new")})

@@ -57,6 +57,16 @@ def run(
         bool,
         typer.Option("--cpu-time", help="Each stage's CPU time beside its wall time (about 1.5 µs a stage call)."),
     ] = False,
+    processes: Annotated[
+        int,
+        typer.Option(
+            "--processes",
+            "-p",
+            min=1,
+            help="Share the measured queries out over K worker processes, one after the other (each set up "
+            "anew), so 'ragperf diff' judges the variation between processes, not only between queries.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the pipeline's queries in a worker process, per-stage timed and profiled."""
     from ragperf.analysis.verdicts import overall
@@ -83,6 +93,7 @@ def run(
         fail_fast=fail_fast,
         memory=cfg.memory.enabled if memory is None else memory,
         cpu_time=cpu_time,
+        processes=processes,
     )
     if progress:
         with RunProgress(err_console) as display:

@@ -41,6 +41,7 @@ from ragperf.renderers.diff_text import (
     not_compared,
     path_label,
     path_notes,
+    replication_advice,
     sides,
     title,
 )
@@ -71,7 +72,9 @@ def diff_document(report: DiffReport, runs: tuple[RunFile, RunFile] | None = Non
     sections = [_group(group, report, runs) for group in report.groups]
     if report.capacity:
         sections.append(Section("capacity", "Capacity", (_figures("Capacity (--find-max, --ramp)", report.capacity),)))
-    extra: list[Block] = [Para(inline(line + "."), "note") for line in not_compared(report)]
+    extra: list[Block] = [
+        Para(inline(line + "."), "note") for line in (*not_compared(report), *replication_advice(report))
+    ]
     if report.targets:
         extra.append(
             Table(

@@ -32,6 +32,7 @@ __all__ = [
     "not_compared",
     "path_label",
     "path_notes",
+    "replication_advice",
     "sides",
     "title",
 ]
@@ -58,16 +59,18 @@ def fmt_memory_change(change: MemoryChange) -> str:
 
 
 def fmt_shift(path: PathDiff) -> str:
-    """The shift with its interval, e.g. ``+10.2%`` and ``[+6.1, +14.5]`` on a second line."""
+    """The shift with its interval, e.g. ``+10.2%`` and ``[+6.1, +14.5]`` on a second line; ``cpu`` after the
+    shift when it was estimated on CPU time (a compare's CPU-bound path)."""
     evidence = path.evidence
     if evidence.shift is None:
         return "-"
+    shift = fmt_change(evidence.shift) + (" cpu" if evidence.measure == "cpu" else "")
     if evidence.shift_ci is None:
-        return fmt_change(evidence.shift)
+        return shift
     lo, hi = evidence.shift_ci
     low = "-" if lo is None else f"{lo * 100:+.1f}"
     high = "inf" if hi is None else f"{hi * 100:+.1f}"
-    return f"{fmt_change(evidence.shift)}\n[{low}, {high}]"
+    return f"{shift}\n[{low}, {high}]"
 
 
 def figure_value(figure: Figure, value: float | None) -> str:
@@ -138,6 +141,10 @@ def method(report: DiffReport) -> str:
     samples = {p.evidence.samples for g in report.groups for p in g.paths}
     if "blocks" in samples:
         test = "signed-rank test on interleaved block pairs"
+        if any(p.evidence.measure == "cpu" for g in report.groups for p in g.paths):
+            test += ", CPU time for the paths on the CPU all through"
+    elif "processes" in samples:
+        test = "Welch's t test on the processes' medians"
     elif "histogram" in samples:
         test = "Mann-Whitney on the steps' histograms"
     else:
@@ -222,6 +229,12 @@ def path_notes(group: DiffGroup, report: DiffReport) -> list[str]:
                 f"{name}: too few block pairs to tell ({evidence.pairs or 0}); a compare needs at least "
                 f"{MIN_SAMPLES} for any verdict: raise -n or lower --block"
             )
+        elif path.verdict == "too_few" and evidence.kind == "replicated":
+            old_k, new_k = evidence.processes or (0, 0)
+            notes.append(
+                f"{name}: measured in too few processes to tell ({old_k} vs {new_k}); each run needs at least "
+                "2 for a verdict between processes: raise --processes"
+            )
         elif path.verdict == "too_few":
             notes.append(
                 f"{name}: too few queries to tell ({path.n_old} vs {path.n_new}); "
@@ -241,6 +254,12 @@ def path_notes(group: DiffGroup, report: DiffReport) -> list[str]:
             )
             if evidence.blocks_needed is not None:
                 need += f" ({evidence.blocks_needed} block pairs; {evidence.pairs} were run)"
+            if evidence.processes_needed is not None:
+                old_k, new_k = evidence.processes or (0, 0)
+                need += (
+                    f"; about {evidence.processes_needed} processes per run (--processes) would settle it at the "
+                    f"{path.threshold:.0%} threshold{floor} ({old_k} and {new_k} were run)"
+                )
             also = "".join(
                 f"; {m.metric}: too few queries beyond it to test"
                 if m.verdict == "too_few"
@@ -250,6 +269,18 @@ def path_notes(group: DiffGroup, report: DiffReport) -> list[str]:
             )
             notes.append(f"{name}: INCONCLUSIVE, {detect}{need}{also}")
     return notes
+
+
+def replication_advice(report: DiffReport) -> list[str]:
+    """Regressions judged on the queries of two single-process runs: how to tell the machine's drift from the code."""
+    judged = [p for g in report.groups for p in g.paths if p.verdict == "regression"]
+    if report.kind != "run" or not judged or any(p.evidence.samples != "queries" for p in judged):
+        return []
+    return [
+        "Each run was one process, run one after the other, so a change in the machine between them reads as a "
+        "regression too: to tell them apart, run each side with --processes 4 (the diff then judges the "
+        "variation between processes), or run both in one 'ragperf compare'"
+    ]
 
 
 def not_compared(report: DiffReport) -> list[str]:

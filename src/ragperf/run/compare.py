@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from ragperf.backends.registry import load_backend
 from ragperf.errors import ConfigError, ExitCode, RagperfError
 from ragperf.outputs import OutputError, RunOutput, file_stamp, safe_name
+from ragperf.prctl import shared_cpus
 from ragperf.queries import query_set_digest
 from ragperf.run.interleave import SIDES, block_plan, drive
 from ragperf.run.runner import finalise, limits_of, load_request_queries, prepare
@@ -47,9 +48,10 @@ class CompareRequest:
 
     baseline: RunRequest
     new: RunRequest
-    block: int = 10
+    block: int = 1
     folder: Path | None = None  # None: a fresh folder under .ragperf/compare
     force: bool = False  # different query sets: run each side's own, position by position
+    cpus: int = 1  # CPUs both workers are pinned to (0: not pinned)
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ def execute_compare(request: CompareRequest, progress: dict[Side, Progress]) -> 
     folder = _folder(request)
     compare_id = uuid.uuid4().hex
     plan = block_plan(request.baseline.measured, request.block, len(queries["baseline"]))
+    cpus = shared_cpus(request.cpus)
     with contextlib.ExitStack() as stack:
         outputs = {side: stack.enter_context(RunOutput(folder / f"{side}.json", unique=False)) for side in SIDES}
         prepared = {
@@ -120,6 +123,7 @@ def execute_compare(request: CompareRequest, progress: dict[Side, Progress]) -> 
                 outputs[side].artifacts.resolve(),
                 python=pythons[side],
                 served=True,
+                cpus=cpus,
             )
             for side in SIDES
         }
@@ -144,7 +148,7 @@ def execute_compare(request: CompareRequest, progress: dict[Side, Progress]) -> 
         for side in SIDES:
             supervised[side].signum = signum
             other = requests["new" if side == "baseline" else "baseline"].config_path
-            marked = _side(compare_id, side, request.block, str(other), plan, supervised[side].table.n)
+            marked = _side(compare_id, side, request.block, str(other), plan, supervised[side].table.n, cpus)
             outcomes[side] = finalise(prepared[side], supervised[side], outputs[side].path, {"compare": marked})
     codes = [outcome.exit_code for outcome in outcomes.values()]
     code = max(codes) if any(c >= ExitCode.HANGUP for c in codes) else ExitCode.OK
@@ -192,11 +196,15 @@ def _folder(request: CompareRequest) -> Path:
     raise OutputError(f"no free folder name beside {base} after {_MAX_TRIES} tries; clean {COMPARE_FOLDER}")
 
 
-def _side(compare_id: str, side: Side, block_size: int, other: str, plan: Plan, measured: int) -> CompareSide:
+def _side(
+    compare_id: str, side: Side, block_size: int, other: str, plan: Plan, measured: int, cpus: tuple[int, ...] | None
+) -> CompareSide:
     """The side's blocks as it was asked for them, each cut to the queries its run file holds."""
     blocks, first = [], 0
     for step in plan.sent[side]:
         n = max(0, min(step.block.n, measured - first))
         blocks.append(CompareBlock(block=step.block.block, first=first, n=n, first_in_pair=step.first_in_pair))
         first += step.block.n
-    return CompareSide(id=compare_id, side=side, block_size=block_size, other_config=other, blocks=tuple(blocks))
+    return CompareSide(
+        id=compare_id, side=side, block_size=block_size, other_config=other, blocks=tuple(blocks), cpus=cpus
+    )

@@ -5,6 +5,12 @@ the worker (wrapped by the backend when it is a wrapper) and follow its stream �
 file from the stream → collect the profiler's native output → write the run file again with the
 profile. The latency data is on disk before the profile is read, so an interrupted or failing
 collect loses nothing measured.
+
+With `--processes K` the measured queries are shared out over K workers run one after the other,
+each set up and warmed up on its own, into one table: what differs between processes (memory
+layout, hash seeds, the machine's state at the time) shows as variation between them, which
+`ragperf diff` then reads (`analysis/replicated.py`). A process that does not finish its share ends
+the run there, with every query measured so far.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ragperf.backends.base import BackendOutput
@@ -20,12 +26,15 @@ from ragperf.backends.registry import load_backend
 from ragperf.environment import load_average, now_iso
 from ragperf.errors import ExitCode, RagperfError
 from ragperf.interrupts import SignalLatch
-from ragperf.outputs import ARTIFACTS_SUFFIX, RunOutput, default_run_file
+from ragperf.outputs import ARTIFACTS_SUFFIX, RunOutput, default_run_file, process_artifacts
 from ragperf.queries import Query, load_queries, locate_queries
 from ragperf.run.assemble import RunContext, build_run_file, pending_profile_warning
+from ragperf.run.events import End, Ready
 from ragperf.run.spec import WorkerSpec
-from ragperf.run.supervisor import Limits, supervise
+from ragperf.run.supervisor import Limits, Supervised, supervise
+from ragperf.run.table import TableBuilder
 from ragperf.schema.io import atomic_write_text, save_run
+from ragperf.schema.run import ProcessRun
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -36,7 +45,7 @@ if TYPE_CHECKING:
     from ragperf.config import Config
     from ragperf.memory.settings import LeakSettings
     from ragperf.run.events import Event
-    from ragperf.run.supervisor import Progress, Supervised
+    from ragperf.run.supervisor import Progress
     from ragperf.schema.run import RunFile
 
 __all__ = [
@@ -80,6 +89,7 @@ class RunRequest:
     leak: LeakSettings | None = None  # `ragperf leak`: each measured query is one leak iteration
     label: str | None = None  # the default file name's last part (default: the backend, or "leak")
     stamp: str | None = None  # the default file name's time, shared by the runs of one `ragperf profile`
+    processes: int = 1  # worker processes the measured queries are shared out over, one after the other
 
 
 @dataclass(frozen=True)
@@ -99,21 +109,103 @@ def execute(request: RunRequest, progress: Progress | None = None) -> RunOutcome
     config_dir = request.config_path.parent.resolve()
     queries = load_request_queries(request, config_dir)
     backend, entry = load_backend(request.backend, request.backend_options)
+    shares = process_shares(request.measured, request.processes)
+    if len(shares) > 1:
+        _check_replicable(request, backend)
     backend.check_available()
     label = request.label or ("leak" if request.leak is not None else request.backend)
     given = request.output or default_run_file(config.pipeline.name, label, request.stamp)
     with RunOutput(given, unique=request.output is None) as output:
-        prepared = prepare(request, queries, backend, entry, output.artifacts.resolve())
-        progress.begin(request.warmup, request.measured)
-        supervised = supervise(
-            prepared.command,
-            prepared.stream_path,
-            prepared.context.log_path,
-            config_dir,
-            progress,
-            limits_of(config),
+        artifacts = output.artifacts.resolve()
+        progress.begin(request.warmup * len(shares), request.measured)
+        table = TableBuilder()
+        runs: list[tuple[Prepared, Supervised]] = []
+        ends: list[int] = []  # the table's size after each process
+        with SignalLatch() as between:  # a stop signal between two processes: no further process starts
+            for index, share in enumerate(shares):
+                where = artifacts if len(shares) == 1 else process_artifacts(artifacts, index)
+                where.mkdir(parents=True, exist_ok=True)
+                part = replace(request, measured=share)
+                prepared = prepare(part, queries, backend, entry, where, first_query=sum(shares[:index]))
+                table.next_process()
+                supervised = supervise(
+                    prepared.command,
+                    prepared.stream_path,
+                    prepared.context.log_path,
+                    config_dir,
+                    progress,
+                    limits_of(config),
+                    table,
+                )
+                runs.append((prepared, supervised))
+                ends.append(table.n)
+                if between.count or not _finished_share(supervised):
+                    break
+        prepared, supervised = _merged(runs, request.measured, between.signum)
+        update = {"processes": _process_runs(runs, ends)} if len(shares) > 1 else None
+        return finalise(prepared, supervised, output.path, update)
+
+
+def process_shares(measured: int, processes: int) -> list[int]:
+    """Measured queries per process: as even as they divide, the earlier processes taking the remainder."""
+    k = max(1, min(processes, measured))
+    base, extra = divmod(measured, k)
+    return [base + (1 if i < extra else 0) for i in range(k)]
+
+
+def _check_replicable(request: RunRequest, backend: Backend) -> None:
+    """Several processes share out timing only: a profile, memory readings or a leak series are one process's."""
+    if request.leak is not None:
+        raise RagperfError("a leak check follows one process's memory over its iterations: drop --processes")
+    if request.memory:
+        raise RagperfError("--memory reads one process's memory: drop --processes, or run without --memory")
+    if backend.produces_profile:
+        raise RagperfError(
+            f"backend '{backend.name}' profiles one process: drop --processes, or use it with the timer backend"
         )
-        return finalise(prepared, supervised, output.path)
+
+
+def _finished_share(supervised: Supervised) -> bool:
+    """The process measured all its share and ended as asked: the next one may start."""
+    end = next((e for e in reversed(supervised.events) if isinstance(e, End)), None)
+    return (
+        end is not None
+        and end.complete
+        and supervised.signum is None
+        and supervised.timeout is None
+        and supervised.returncode == 0
+    )
+
+
+def _merged(
+    runs: Sequence[tuple[Prepared, Supervised]], measured: int, signum: int | None
+) -> tuple[Prepared, Supervised]:
+    """One run of the processes' events and table: the first one's start, the last one's ending."""
+    first, _ = runs[0]
+    last, ended = runs[-1]
+    if len(runs) == 1 and signum is None:
+        return last, ended
+    context = replace(
+        last.context, started_at=first.context.started_at, load_start=first.context.load_start, requested=measured
+    )
+    merged = Supervised(
+        returncode=ended.returncode,
+        events=[event for _, supervised in runs for event in supervised.events],
+        table=ended.table,
+        signum=ended.signum or signum,
+        timeout=ended.timeout,
+        timeout_phase=ended.timeout_phase,
+    )
+    return replace(last, context=context), merged
+
+
+def _process_runs(runs: Sequence[tuple[Prepared, Supervised]], ends: Sequence[int]) -> tuple[ProcessRun, ...]:
+    """Which measured queries each process ran, and its setup time."""
+    out = []
+    for (_, supervised), first, end in zip(runs, (0, *ends), ends, strict=False):
+        ready = next((e for e in supervised.events if isinstance(e, Ready)), None)
+        out.append(ProcessRun(first=first, n=end - first, setup_ms=None if ready is None else ready.setup_ms))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -134,6 +226,8 @@ def prepare(
     *,
     python: str | None = None,
     served: bool = False,
+    first_query: int = 0,
+    cpus: tuple[int, ...] | None = None,
 ) -> Prepared:
     """Write the worker's spec into `artifacts`; the command that runs it (`python`: another interpreter)."""
     config = request.config
@@ -155,6 +249,8 @@ def prepare(
         cpu_time=request.cpu_time or request.config.run.cpu_time,
         leak=request.leak,
         served=served,
+        first_query=first_query,
+        cpus=cpus,
     )
     atomic_write_text(spec_path, spec.model_dump_json())
     command = backend.wrap_command(

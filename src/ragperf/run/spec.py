@@ -33,3 +33,9 @@ class WorkerSpec(BaseModel):
     # Served (`ragperf compare`): after warm-up the worker measures the blocks its parent asks for on stdin
     # (`ragperf.run.served`) instead of `measured` queries in a row; `measured` is then the planned total.
     served: bool = False
+    # `--processes K`: this process's measured queries start at this position of the query cycle, so the K
+    # processes together run the queries one process would have.
+    first_query: int = 0
+    # `ragperf compare`: both sides' workers run on these CPUs (they never run at once), so the difference
+    # between two CPUs (frequency, cache, a neighbour's load) is not read as the code's.
+    cpus: tuple[int, ...] | None = None

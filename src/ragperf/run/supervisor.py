@@ -166,6 +166,7 @@ class Worker:
         limits: Limits,
         *,
         served: bool = False,
+        table: TableBuilder | None = None,
     ) -> None:
         self._follower = StreamFollower(stream_path)
         self._progress = progress
@@ -185,7 +186,8 @@ class Worker:
             raise
         self._stopper = _Stopper(self._process)
         self._phase = _Phase(limits, time.monotonic())
-        self.result = Supervised(returncode=0)
+        # `--processes`: one table takes the queries of every process in turn.
+        self.result = Supervised(returncode=0) if table is None else Supervised(returncode=0, table=table)
 
     @property
     def running(self) -> bool:
@@ -261,10 +263,16 @@ class Worker:
 
 
 def supervise(
-    command: list[str], stream_path: Path, log_path: Path, cwd: Path, progress: Progress, limits: Limits
+    command: list[str],
+    stream_path: Path,
+    log_path: Path,
+    cwd: Path,
+    progress: Progress,
+    limits: Limits,
+    table: TableBuilder | None = None,
 ) -> Supervised:
     """Run the worker to its end, following its stream; return its events and what stopped it."""
-    worker = Worker(command, stream_path, log_path, cwd, progress, limits)
+    worker = Worker(command, stream_path, log_path, cwd, progress, limits, table=table)
     signum: int | None = None
     try:
         with SignalLatch(worker.on_signal) as latch:

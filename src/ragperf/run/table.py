@@ -60,6 +60,11 @@ class TableBuilder:
         self._cpu: list[NDArray[Any]] = []
         self._preempted: list[NDArray[Any]] = []
         self.machine: list[MachineBlock] = []  # one per batch that read /proc/stat
+        self._base = 0  # measured queries of the earlier processes (`--processes`): the next one numbers from 0
+
+    def next_process(self) -> None:
+        """The batches that follow come from a new worker process, numbered from its own first query."""
+        self._base = self.n
 
     @property
     def n(self) -> int:
@@ -68,7 +73,8 @@ class TableBuilder:
 
     def add(self, batch: QueryBatch) -> None:
         """Append one batch (batches arrive in order; a gap means the stream was cut)."""
-        if batch.first != self.n:
+        first = self._base + batch.first
+        if first != self.n:
             return  # a batch out of order can only come from a damaged stream: keep what is contiguous
         size = batch.n
         self._refs.append(_decode(batch.query, "<i4"))
@@ -78,7 +84,7 @@ class TableBuilder:
         if batch.machine is not None:
             busy, others, running = batch.machine
             self.machine.append(
-                MachineBlock(first=batch.first, n=size, busy_cpus=busy, others_cpus=others, run_queue=running)
+                MachineBlock(first=first, n=size, busy_cpus=busy, others_cpus=others, run_queue=running)
             )
         spans = {path: _milliseconds(_decode(data, "<i8")) for path, data in batch.spans.items()}
         _extend(self._spans, spans, self._sizes, size)
@@ -89,7 +95,7 @@ class TableBuilder:
         _extend(self._metrics, metrics, self._sizes, size)
         self._failures += [
             FailedQuery(
-                index=f.index,
+                index=self._base + f.index,
                 error=QueryError(stage=f.stage, type=f.type, message=f.message, traceback=f.traceback),
             )
             for f in batch.failures

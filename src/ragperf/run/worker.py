@@ -30,7 +30,7 @@ from ragperf.frameworks import registry as frameworks
 from ragperf.imported import imported_distributions, loaded_modules
 from ragperf.interrupts import STOP_SIGNALS, Interrupted, signal_name
 from ragperf.pipeline import Executor, StageFailed, build_plan
-from ragperf.prctl import die_with_parent
+from ragperf.prctl import die_with_parent, pin_to_cpus
 from ragperf.run.batch import BatchWriter
 from ragperf.run.events import (
     End,
@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     if not die_with_parent(spec.parent_pid, signal.SIGTERM):
         return 128 + signal.SIGTERM
     stream = Stream(Path(args[1]))
+    if spec.cpus:
+        pin_to_cpus(spec.cpus)
     try:
         code = _run(spec, stream, stop)
     except RagperfError as exc:
@@ -239,7 +241,8 @@ def _measure(
     else:
         # A C iterator, not a generator expression: a generator frame under the loop made py-spy lose the
         # stage frames of ~10% of its samples (tests/integration/test_thread_waits.py).
-        positions = itertools.islice(itertools.cycle(range(n_queries)), spec.measured)
+        first = spec.first_query % n_queries
+        positions = itertools.islice(itertools.cycle(range(n_queries)), first, first + spec.measured)
     packages = imported_distributions(before)  # after warm-up: lazy imports of first calls are in
     backend.start(artifacts)
     stream.emit(Measuring(packages=packages))

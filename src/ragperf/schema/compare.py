@@ -36,6 +36,9 @@ class CompareSide(_Model):
     block_size: int = Field(ge=1)
     other_config: str = Field(description="the other side's config file")
     blocks: tuple[CompareBlock, ...]
+    cpus: tuple[int, ...] | None = Field(
+        default=None, description="the CPUs both sides' workers were pinned to (null: not pinned)"
+    )
 
     def block_of(self, n_queries: int) -> list[int]:
         """Each measured query's block number (-1 for a query outside every block)."""

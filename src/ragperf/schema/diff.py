@@ -92,14 +92,15 @@ class MetricDelta(_Model):
 class Evidence(_Model):
     """How a path's change was estimated and tested; the fields every kind of evidence gives."""
 
-    kind: Literal["independent", "paired"] = Field(
+    kind: Literal["independent", "paired", "replicated"] = Field(
         default="independent",
         description="independent: two samples, Mann-Whitney U and the Hodges-Lehmann shift; paired: the block pairs "
-        "of a compare, the signed-rank test and the Hodges-Lehmann shift of the log ratios of block medians",
+        "of a compare, the signed-rank test and the Hodges-Lehmann shift of the log ratios of block medians; "
+        "replicated: two runs of several processes each, Welch's t test on the processes' log medians",
     )
-    samples: Literal["queries", "histogram", "blocks"] = Field(
-        description="per-query durations, a load step's histogram (each query at its bucket's midpoint), or "
-        "per-block medians (paired)"
+    samples: Literal["queries", "histogram", "blocks", "processes"] = Field(
+        description="per-query durations, a load step's histogram (each query at its bucket's midpoint), "
+        "per-block medians (paired), or per-process medians (replicated)"
     )
     shift: float | None = Field(description="relative shift of new vs old (Hodges-Lehmann)")
     shift_ci: tuple[float | None, float | None] | None = Field(description="null ends: unattainable at this n")
@@ -111,6 +112,17 @@ class Evidence(_Model):
     pairs: int | None = Field(default=None, description="paired: the block pairs the shift was estimated from")
     blocks_needed: int | None = Field(
         default=None, description="paired: block pairs that would settle an inconclusive verdict"
+    )
+    processes: tuple[int, int] | None = Field(
+        default=None, description="replicated: the processes of the baseline and of the new run that measured the path"
+    )
+    processes_needed: int | None = Field(
+        default=None, description="replicated: processes per run that would settle an inconclusive verdict"
+    )
+    measure: Literal["wall", "cpu"] = Field(
+        default="wall",
+        description="what the shift was estimated on: wall time, or (paired, a path on the CPU all through) its CPU "
+        "time, which the machine's preemptions do not inflate",
     )
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "Environment",
     "Hotspot",
     "MetricSummary",
+    "ProcessRun",
     "ProfileFrame",
     "ProfileStack",
     "QueryError",
@@ -73,6 +74,14 @@ class SetupTime(_Model):
 
     import_ms: float = Field(description="importing the modules the config names")
     setup_ms: float = Field(description="the pipeline's setup call")
+
+
+class ProcessRun(_Model):
+    """The measured queries one worker process ran (`ragperf run --processes K`)."""
+
+    first: int = Field(ge=0, description="index of the process's first measured query in this file")
+    n: int = Field(ge=0, description="measured queries it ran")
+    setup_ms: float | None = Field(description="its setup call (each process sets the pipeline up anew)")
 
 
 class StageInfo(_Model):
@@ -263,6 +272,10 @@ class RunFileBase(_Model):
     machine: MachineLoad | None = None  # what the machine was doing while the queries were measured
     leak: LeakReport | None = None  # kind="leak": `ragperf leak`
     compare: CompareSide | None = None  # one side of a `ragperf compare`: its blocks, paired with the other side's
+    processes: tuple[ProcessRun, ...] = Field(
+        default=(),
+        description="--processes K: the measured queries by worker process, in the order they ran (empty: one process)",
+    )
 
 
 class RunFile(RunFileBase):
