@@ -49,8 +49,10 @@ from ragperf.renderers.flame import differential
 from ragperf.renderers.format import fmt_ms, short_path
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ragperf.renderers.content import Block, Style
-    from ragperf.schema.diff import DiffGroup, DiffReport, PathDiff
+    from ragperf.schema.diff import DiffGroup, DiffReport, Figure, PathDiff
     from ragperf.schema.run import RunFile
 
 __all__ = ["TONE", "diff_document"]
@@ -170,10 +172,8 @@ def _path_table(group: DiffGroup) -> Table:
     return Table("Latency, baseline → new", cols, tuple(rows))
 
 
-def _figures(heading: str, figures: tuple[object, ...]) -> Table:
-    from ragperf.schema.diff import Figure
-
-    shown = [f for f in figures if isinstance(f, Figure)]
+def _figures(heading: str, figures: Sequence[Figure]) -> Table:
+    """Throughput or capacity figures, baseline against new, with their verdicts."""
     return Table(
         heading,
         columns("<figure", "baseline", "new", "change", "p adj", "<verdict"),
@@ -186,7 +186,7 @@ def _figures(heading: str, figures: tuple[object, ...]) -> Table:
                 "-" if f.p_adjusted is None else f"{f.p_adjusted:.3g}",
                 diff_verdict(f.verdict, f.note or ""),
             )
-            for f in shown
+            for f in figures
         ),
     )
 
