@@ -6,7 +6,7 @@ import pytest
 
 from ragperf.backends.attribution import Frame, HotspotBuilder
 from ragperf.backends.stacks import MAX_DEPTH, MAX_STACKS
-from ragperf.renderers.flame import differential, hottest_path, stage_flames, tree
+from ragperf.renderers.flame import differential, hottest_path, overview, stage_flames, tree
 
 STAGE = Frame("ragperf_stage__rank", "<ragperf-stage:rank>", 1)
 
@@ -76,3 +76,18 @@ def test_a_differential_flame_compares_time_per_query():
     assert score.function == "score"
     assert score.weight == pytest.approx(600.0 / 20)
     assert score.before == pytest.approx(75.0 / 10)
+
+
+def test_the_overview_puts_every_stage_side_by_side():
+    # GIVEN two stages' stacks
+    builder = _builder()
+    other = Frame("ragperf_stage__fetch", "<ragperf-stage:fetch>", 1)
+    builder.add([other, Frame("get", "/p/fetch.py", 5)], 300.0)
+    whole = overview(builder.profiles())
+    # THEN one root weighs both, each stage a child by its weight, its own tree below it
+    assert whole is not None
+    assert whole.root.weight == pytest.approx(400.0)
+    assert [(c.function, c.weight) for c in whole.root.children] == [("fetch", 300.0), ("rank", 100.0)]
+    assert whole.root.children[1].children[0].function == "rank"
+    # AND one stage alone needs no overview
+    assert overview(_builder().profiles()) is None

@@ -36,7 +36,7 @@ from ragperf.renderers.content import (
     strong,
     styled,
 )
-from ragperf.renderers.flame import stage_flames
+from ragperf.renderers.flame import overview, stage_flames
 from ragperf.renderers.format import fmt_amount, fmt_ms, fmt_pct, short_path
 
 if TYPE_CHECKING:
@@ -401,6 +401,9 @@ def _hotspots(run: RunFile) -> Section:
             "note",
         )
     ]
+    whole = overview(run.profiles)
+    if whole is not None:
+        blocks.append(Sub("All stages", (whole,)))
     stages = sorted({stage for stage, _ in keys}, key=lambda s: (order.get(s, len(order)), s))
     for stage in stages:
         units = [u for u in ("ms", "bytes") if (stage, u) in keys]

@@ -18,7 +18,17 @@ if TYPE_CHECKING:
 
     from ragperf.schema.run import StageProfile
 
-__all__ = ["MIN_SHARE", "PathStep", "describe", "differential", "flame_table", "hottest_path", "stage_flames", "tree"]
+__all__ = [
+    "MIN_SHARE",
+    "PathStep",
+    "describe",
+    "differential",
+    "flame_table",
+    "hottest_path",
+    "overview",
+    "stage_flames",
+    "tree",
+]
 
 MIN_SHARE = 0.004  # frames narrower than this share of their stage are not drawn (well under a pixel at 900 px)
 _MAX_PATH = 10
@@ -96,6 +106,21 @@ def stage_flames(profiles: Iterable[StageProfile]) -> list[Flame]:
         )
         out.append(Flame(profile.stage, profile.unit, profile.total, root, caption))
     return out
+
+
+def overview(profiles: Iterable[StageProfile]) -> Flame | None:
+    """The whole run at a glance: every stage's time side by side under one root, each stage's tree below it."""
+    timed = [p for p in profiles if p.unit == "ms" and not p.stage.startswith("<") and p.stacks and p.total > 0]
+    if len(timed) < 2:
+        return None
+    total = sum(p.total for p in timed)
+    stages = tuple(sorted((tree(p) for p in timed), key=lambda node: -node.weight))
+    root = FlameNode("all stages", "", 0, total, children=stages)
+    caption = (
+        f"Every stage's sampled time side by side ({fmt_amount(total, 'ms')} in all); each stage's own flame "
+        "graph below it. A nested stage (a sub-stage, a marked span) stands beside its parent."
+    )
+    return Flame("all stages", "ms", total, root, caption)
 
 
 def differential(old: StageProfile | None, new: StageProfile, old_queries: int, new_queries: int) -> Flame:
