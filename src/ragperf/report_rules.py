@@ -41,6 +41,12 @@ class Rule(_Model):
     effort: Literal["S", "M", "L"] = "M"
     quick_win: bool = False
     min_top_share: float = Field(default=0.0, ge=0, le=1, description="the top function's share must reach this")
+    libraries: tuple[str, ...] = Field(
+        default=(),
+        description="applies only when the stage's hottest functions run in one of these packages (e.g. torch); "
+        "a stage with no function-level profile still gets it",
+    )
+    unless_libraries: tuple[str, ...] = Field(default=(), description="never when its hottest run in one of these")
 
     @field_validator("advice")
     @classmethod
@@ -52,11 +58,16 @@ class Rule(_Model):
             raise ValueError(msg)
         return advice
 
-    def applies(self, kind: str, characters: frozenset[str], top_share: float = 0.0) -> bool:
-        """True when the rule fits a stage of this kind and character (and its top function's weight)."""
+    def applies(
+        self, kind: str, characters: frozenset[str], top_share: float = 0.0, libraries: frozenset[str] | None = None
+    ) -> bool:
+        """True when the rule fits a stage of this kind and character, its top function's weight and the
+        packages its hottest functions run in (`libraries`; None when the stage has no function-level profile)."""
         kind_ok = "any" in self.kinds or kind in self.kinds
         character_ok = self.character == "any" or self.character in characters
-        return kind_ok and character_ok and top_share >= self.min_top_share
+        seen = libraries is None or not self.libraries or bool(libraries & set(self.libraries))
+        excluded = libraries is not None and bool(libraries & set(self.unless_libraries))
+        return kind_ok and character_ok and top_share >= self.min_top_share and seen and not excluded
 
 
 class ReportConfig(_Model):

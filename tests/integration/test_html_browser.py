@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -212,3 +213,83 @@ def test_html_report_renders_cleanly_in_chromium(browser: Browser, tmp_path: Pat
     pdf = base64.b64decode(browser.send("Page.printToPDF", {"printBackground": True})["data"])
     assert pdf.startswith(b"%PDF")
     assert browser.problems() == []
+
+
+PIPELINES = Path(__file__).parents[1] / "data" / "pipelines"
+_FRAMES = (
+    "JSON.stringify([...document.querySelectorAll('figure.flamegraph')].map(f => ({{stage: f.dataset.stage, "
+    "differential: f.dataset.differential === '1', frames: [...f.querySelectorAll('g.frame')].map(g => ({{"
+    "function: g.dataset.function, self: parseFloat(g.dataset.self), change: parseFloat(g.dataset.change), "
+    "waiting: g.classList.contains('waiting'), width: g.querySelector('rect').getBoundingClientRect().width, "
+    "fill: getComputedStyle(g.querySelector('rect')).fill, title: g.querySelector('title').textContent}}))}})))"
+)
+
+
+def _run(config: Path, output: Path, env: dict[str, str] | None = None) -> Path:
+    command = [sys.executable, "-m", "ragperf", "run", str(config), "-b", "pyinstrument", "-n", "12"]
+    command += ["--warmup", "1", "-o", str(output), "--no-progress"]
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False)
+    assert output.exists(), result.stderr
+    return output
+
+
+def _flames(browser: Browser, page: Path) -> list[dict[str, Any]]:
+    browser.open(page.as_uri(), 1280, 2000)
+    value = browser.send("Runtime.evaluate", {"expression": _FRAMES.format(), "returnByValue": True})
+    flames: list[dict[str, Any]] = json.loads(value["result"]["value"])
+    return flames
+
+
+def test_flame_graph_shows_each_stage_hot_function_widest(browser: Browser, tmp_path: Path):
+    # GIVEN a pipeline whose stages have known hot functions, run under pyinstrument and reported as HTML
+    run = _run(PIPELINES / "hot" / "hot.toml", tmp_path / "hot.json")
+    page = tmp_path / "hot.html"
+    assert (
+        subprocess.run([sys.executable, "-m", "ragperf", "report", str(run), "-o", str(page)], check=False).returncode
+        == 0
+    )
+    # WHEN Chromium draws it
+    flames = {f["stage"]: f for f in _flames(browser, page)}
+    # THEN nothing is logged or fetched, and each profiled stage has its flame graph
+    assert browser.problems() == []
+    assert {"a", "c"} <= set(flames)
+    # AND stage a's own time is in hot_a: the frame with the most time of its own, drawn nearly as wide as the stage
+    frames = flames["a"]["frames"]
+    hot = max(frames, key=lambda f: f["self"])
+    assert hot["function"] == "hot_a"
+    assert hot["width"] >= 0.8 * frames[0]["width"]
+    assert "hot_pipeline.py:" in hot["title"]
+    assert "% of a" in hot["title"]
+    # AND stage c waits: its heaviest frame of its own is marked waiting, a CPU stage's is not
+    assert max(flames["c"]["frames"], key=lambda f: f["self"])["waiting"]
+    assert not hot["waiting"]
+
+
+def test_diff_page_colours_the_frames_that_grew(browser: Browser, tmp_path: Path):
+    # GIVEN two runs of a pipeline whose rerank's hot function does 3x the work in the second
+    stages = PIPELINES / "slowdown" / "slowdown.toml"
+    old = _run(stages, tmp_path / "old.json")
+    new = _run(stages, tmp_path / "new.json", {"RAGPERF_TEST_SLOWDOWN": "3"})
+    page = tmp_path / "diff.html"
+    # WHEN 'ragperf diff -f html' writes the page and Chromium draws it
+    result = subprocess.run(
+        [sys.executable, "-m", "ragperf", "diff", str(old), str(new), "-f", "html", "-o", str(page)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout  # the regression gates
+    flames = _flames(browser, page)
+    assert browser.problems() == []
+    # THEN rerank has a differential flame graph, where score grew and is drawn red
+    rerank = next(f for f in flames if f["stage"] == "rerank" and f["differential"])
+    score = next(f for f in rerank["frames"] if f["function"] == "score")
+    assert score["change"] > 0
+    red, green, blue = (int(c) for c in score["fill"].removeprefix("rgb(").rstrip(")").split(","))
+    assert red > green + 40
+    assert red > blue + 40
+    assert "baseline" in score["title"]
+    # AND the verdicts are drawn: rerank's interval marker is a regression
+    html = page.read_text(encoding="utf-8")
+    assert 'class="verdict bad"' in html
+    assert "<script" not in html

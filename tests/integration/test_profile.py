@@ -75,7 +75,7 @@ def test_profile_writes_the_full_report_and_raw_json(make_pipeline, tmp_path, mo
     assert leak["stage"] == "hoard"
     assert leak["priority"] == "P0"
     assert leak["slope_mb_per_iter"] == pytest.approx(1.0, rel=0.1)
-    assert text.index("#### hoard (memory leak)") < text.index("#### fetch (retrieval)")
+    assert text.index(" hoard (memory leak)\n") < text.index(" fetch (retrieval)\n")  # the leak's card first
 
 
 def test_profile_refuses_a_leak_check_too_short_to_fit(make_pipeline):

@@ -97,4 +97,4 @@ def test_a_fan_out_with_every_branch_off_is_a_skipped_stage(make_pipeline: Calla
     assert {s.path: s.skipped for s in run.summary.stages}["r"] is True
     assert all(set(q.spans) == {"a"} for q in run.queries)
     report = runner.invoke(app, ["report", str(output_file), "-f", "md"])
-    assert "| r |  |  |  |  |  |  |  |  | skipped |" in report.output
+    assert "| r |  |  |  |  |  |  |  |  |  |  | skipped |" in report.output

@@ -71,7 +71,7 @@ def test_run_prints_errors_notes_span_names_and_file_names_literally(run_file: t
     assert output.exists()
     text = _clean(text)
     assert f"ValueError: {PROMPT}" in text
-    assert "note: [bold]note[/bold] :100: [/x]" in text
+    assert "- [bold]note[/bold] :100: [/x]" in text.split("Notes from the pipeline")[1]
     assert "[/x]" in text.split("Latency per stage")[1]  # the span marked in user code is a stage row
     assert f"Run file: {output}" in text
 

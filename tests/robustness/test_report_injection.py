@@ -18,7 +18,7 @@ from ragperf.backends.pyinstrument import SESSION_FILE, PyinstrumentBackend
 from ragperf.backends.pyspy import SPEEDSCOPE_FILE, PySpyBackend
 from ragperf.backends.scalene import PROFILE_FILE, ScaleneBackend
 from ragperf.cli.app import app
-from ragperf.renderers.markdown_text import md_code, md_text
+from ragperf.renderers.markdown import md_code, md_text
 
 DATA = Path(__file__).parents[1] / "data"
 SCRIPT = "<script>alert(1)</script>"

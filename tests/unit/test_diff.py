@@ -18,9 +18,9 @@ from ragperf.analysis.diff import diff_runs
 from ragperf.analysis.summary import summarise
 from ragperf.config import Targets
 from ragperf.errors import RunFileError
-from ragperf.renderers.diff_json import render_diff_json
-from ragperf.renderers.diff_markdown import render_diff_markdown
-from ragperf.renderers.diff_terminal import render_diff_terminal
+from ragperf.renderers.json_renderer import render_diff_json
+from ragperf.renderers.markdown import render_diff_markdown
+from ragperf.renderers.terminal import render_diff_terminal
 from ragperf.schema import load_run
 from ragperf.schema.diff import DiffGroup, DiffReport
 from ragperf.schema.queries import QueryTable

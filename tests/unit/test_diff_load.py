@@ -20,9 +20,9 @@ from ragperf.errors import RunFileError
 from ragperf.load.findmax import rate_verdicts
 from ragperf.load.histogram import Histogram
 from ragperf.load.summary import summarise_step
-from ragperf.renderers.diff_json import render_diff_json
-from ragperf.renderers.diff_markdown import render_diff_markdown
-from ragperf.renderers.diff_terminal import render_diff_terminal
+from ragperf.renderers.json_renderer import render_diff_json
+from ragperf.renderers.markdown import render_diff_markdown
+from ragperf.renderers.terminal import render_diff_terminal
 from ragperf.schema.diff import DiffReport
 from ragperf.schema.load import HistogramData, LoadReport, LoadStage, LoadStep
 from ragperf.schema.queries import QueryTable

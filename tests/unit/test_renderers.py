@@ -17,23 +17,24 @@ from ragperf.cli.app import app
 from ragperf.errors import ExitCode, RagperfError
 from ragperf.renderers import registry
 from ragperf.renderers.base import Report, assemble
+from ragperf.renderers.compose import compose, executive_rows
+from ragperf.renderers.content import Histogram, LineChart, Stacked, Sub, Table, plain
 from ragperf.renderers.html import HtmlRenderer
-from ragperf.renderers.html_data import template_data
 from ragperf.renderers.json_renderer import JsonRenderer
 from ragperf.renderers.markdown import MarkdownRenderer
-from ragperf.renderers.sections import hotspot_groups
-from ragperf.renderers.terminal_report import WIDTH, TerminalRenderer
+from ragperf.renderers.terminal import WIDTH, TerminalRenderer
 from ragperf.schema import load_run
 
 DATA = Path(__file__).parents[1] / "data"
 RUNS = DATA / "runs"
 GOLDEN = DATA / "golden"
-FIXTURES = ("rich_pyinstrument", "example_timer", "rich_full")
+FIXTURES = ("rich_pyinstrument", "example_timer", "rich_full", "rich_profiled")
 # A golden name and the saved files it renders: "rich_full" is what 'ragperf profile' produces.
 FILES = {
     "rich_pyinstrument": ("rich_pyinstrument",),
     "example_timer": ("example_timer",),
     "rich_full": ("rich_pyinstrument", "rich_memory", "rich_leak"),
+    "rich_profiled": ("rich_profiled",),  # the rich run at the current version, with its sampled stacks
 }
 
 
@@ -77,10 +78,10 @@ def test_markdown_has_the_seed_sections_in_order():
         "## Hotspots per stage",
         "## Memory analysis",
         "## Optimisation roadmap",
-        "## Quick wins",
         "## Run details",
     ]
-    assert "| p95 latency | < 40.0 ms |" in text
+    assert "### Quick wins" in text
+    assert "| p95 latency | &lt; 40.0 ms |" in text
     assert text.startswith("# Performance report: rich\n\n**FAIL**")
 
 
@@ -89,7 +90,7 @@ def test_json_report_round_trips_the_run_and_the_roadmap():
     report = _report("rich_pyinstrument")
     data = json.loads(JsonRenderer().render(report))
     # THEN it holds the raw run file unchanged, and the roadmap as data
-    assert data["report_version"] == 1
+    assert data["report_version"] == 2
     assert data["files"] == {"run": json.loads(report.run.model_dump_json())}  # type: ignore[union-attr]
     assert report.roadmap is not None
     assert [i["stage"] for i in data["roadmap"]["items"]] == [i.stage for i in report.roadmap.items]
@@ -136,47 +137,59 @@ def test_a_memray_latency_run_pairs_with_the_memory_run():
     assert report.memory == memory_run.memory
 
 
-def _checks(report: Report) -> list[list[str]]:
-    from ragperf.renderers.sections import executive_lines
-
-    return executive_lines(report)
+def _checks(report: Report) -> list[tuple[str, str, str, str]]:
+    return executive_rows(report)
 
 
 def test_memory_not_measured_is_said_not_hidden():
     # GIVEN a latency run alone WHEN rendered THEN memory checks say "not measured" and how to measure
     text = MarkdownRenderer().render(_report("example_timer"))
-    assert "| peak memory (RSS) | < 512 MB | not measured | n/a |" in text
-    assert "'ragperf profile' does both" in text
+    assert "| peak memory (RSS) | &lt; 512 MB | not measured | n/a |" in text
+    assert "`ragperf profile` does both" in text
 
 
-def test_html_data_is_what_the_run_holds():
-    # GIVEN the rich run WHEN the HTML template's data is built
+def _blocks(report: Report, section: str) -> list[object]:
+    """Every block of a section of the report's content, subsections flattened."""
+    found = next(s for s in compose(report).sections if s.id == section)
+    out: list[object] = []
+    todo = list(found.blocks)
+    while todo:
+        block = todo.pop(0)
+        out.append(block)
+        if isinstance(block, Sub):
+            todo[:0] = block.blocks
+    return out
+
+
+def test_content_charts_hold_what_the_run_holds():
+    # GIVEN the rich run WHEN its content is composed
     report = _report("rich_pyinstrument")
     run = report.run
     assert run is not None
-    data = template_data(report)
     ok = [q for q in run.queries.records() if q.error is None]
+    waterfall = next(b for b in _blocks(report, "waterfall") if isinstance(b, Stacked))
     # THEN the waterfall has one column per successful query, its segments the enabled top-level stages
-    assert data.waterfall_stages == ("intent", "retrieval", "rerank", "generation")
-    assert [bar.id for bar in data.waterfall] == [q.id for q in ok]
-    for bar, query in zip(data.waterfall, ok, strict=True):
+    assert waterfall.series == ("intent", "retrieval", "rerank", "generation")
+    assert [name for name, _ in waterfall.items] == [q.id for q in ok]
+    for (_, spans), query in zip(waterfall.items, ok, strict=True):
         # the stages account for the query's total, less the harness's time between them
-        assert sum(bar.spans) <= query.total_ms
-        assert sum(bar.spans) == pytest.approx(query.total_ms, rel=0.05)
-    # AND each latency row carries every measured value and its summary's percentiles; skipped stages are absent
-    rows = {row.path: row for row in data.latency}
+        assert sum(spans) <= query.total_ms
+        assert sum(spans) == pytest.approx(query.total_ms, rel=0.05)
+    # AND each histogram row carries every measured value and its summary's percentiles; skipped stages are absent
+    histogram = next(b for b in _blocks(report, "metrics") if isinstance(b, Histogram))
+    rows = {label: (values, dict(marks)) for label, _, values, marks in histogram.rows}
     assert "rewrite" not in rows
-    stages = {s.path: s for s in run.summary.stages}
-    for path, row in rows.items():
-        if path != "total":
-            assert len(row.values) == stages[path].n
-            assert row.p95 == stages[path].p95
-    assert rows["total"].target_ms == 40
+    stages = {s.path.rsplit(".", 1)[-1]: s for s in run.summary.stages}
+    for label, (values, marks) in rows.items():
+        if label != "pipeline total":
+            assert len(values) == stages[label].n
+            assert marks["p95"] == stages[label].p95
+    assert rows["pipeline total"][1]["target"] == 40
     # AND there is no memory chart without memory figures
-    assert data.memory == ()
-    # AND the bottleneck bars carry the thresholds they are judged by
-    assert dict(data.thresholds) == {"P1": 0.1, "P0": 0.2}
-    assert sum(b.queries for b in data.bottlenecks) == len(ok)
+    assert not any(isinstance(b, LineChart) for b in _blocks(report, "memory"))
+    # AND the bottleneck table's priorities are the roadmap's rule applied once
+    table = next(b for b in _blocks(report, "bottlenecks") if isinstance(b, Table))
+    assert sum(int(plain(r.cells[1])) for r in table.rows) == len(ok)
 
 
 def test_html_is_one_self_contained_document():
@@ -270,12 +283,12 @@ def test_html_memory_chart_is_the_leak_series_and_its_fit():
     leak = report.leak.leak if report.leak is not None else None
     assert leak is not None
     assert leak.heap is not None
-    data = template_data(report)
-    lines = {m.name: m for m in data.memory}
+    chart = next(b for b in _blocks(report, "memory") if isinstance(b, LineChart) and b.x_label == "iteration")
+    lines = {m.name: m for m in chart.lines}
     # THEN the heap line is every iteration's heap, and its fit runs along the Theil-Sen line
-    heap = lines["heap (MB)"]
+    heap = lines["heap"]
     assert [y for _, y in heap.points] == [p.heap for p in leak.series]
-    fit = next(m for m in data.memory if m.fitted and m.name.startswith("heap"))
+    fit = next(m for m in chart.lines if m.dashed and m.name.startswith("heap"))
     (x0, y0), (x1, y1) = fit.points
     assert (y1 - y0) / (x1 - x0) == pytest.approx(leak.heap.slope)
     assert y0 == pytest.approx(leak.heap.intercept + leak.heap.slope * x0)
@@ -288,8 +301,9 @@ def test_histogram_counts_far_outliers_instead_of_stretching_the_axis():
     values = [10.0 + i % 5 for i in range(99)] + [500.0]
     # WHEN drawn THEN the axis ends near the bulk and the outlier is counted, not drawn far away
     svg = histogram_row(values, [], "stage")
-    assert "(+1 beyond, max 500)" in svg
-    assert ">20 ms" in svg
+    assert "+1 beyond, max 500 ms" in svg
+    assert ">20</text>" in svg
+    assert ">400</text>" not in svg
     # AND without an outlier the axis reaches the largest value
     assert "beyond" not in histogram_row(values[:99], [], "stage")
 
@@ -298,8 +312,8 @@ def test_a_leak_file_alone_still_gets_its_roadmap_item():
     # GIVEN only the leak file WHEN reported THEN the leak is on the roadmap and latency is not judged from it
     report = assemble([load_run(RUNS / "rich_leak.json")])
     text = MarkdownRenderer().render(report)
-    assert "#### rerank (memory leak)" in text
-    assert "| p95 latency | < 40.0 ms | not measured | n/a |" in text
+    assert "#### 🔴 P0 rerank (memory leak)" in text
+    assert "| p95 latency | &lt; 40.0 ms | not measured | n/a |" in text
 
 
 def test_time_and_memory_hotspots_of_one_stage_are_ranked_apart_and_labelled():
@@ -310,10 +324,11 @@ def test_time_and_memory_hotspots_of_one_stage_are_ranked_apart_and_labelled():
     run = run.model_copy(update={"hotspots": (*run.hotspots, allocs.model_copy(update={"count": 10}))})
     report = assemble([run])
     # WHEN the hotspots are grouped for reports
-    groups = dict(hotspot_groups(run))
+    groups = {b.title: b for b in _blocks(report, "hotspots") if isinstance(b, Sub)}
     # THEN the stage has a time group and a memory group, each of one unit, time not ranked under bytes
-    assert {h.unit for h in groups["generation (time)"]} == {"ms"}
-    assert [h.function for h in groups["generation (memory)"]] == ["build"]
+    assert "generation (time)" in groups
+    memory = next(b for b in groups["generation (memory)"].blocks if isinstance(b, Table))
+    assert [plain(r.cells[0]).split()[0] for r in memory.rows] == ["build"]
     # AND every format shows them apart, labelled
     markdown = MarkdownRenderer().render(report)
     assert "### generation (time)" in markdown
@@ -321,3 +336,18 @@ def test_time_and_memory_hotspots_of_one_stage_are_ranked_apart_and_labelled():
     terminal = TerminalRenderer().render(report)
     assert "generation (time)" in terminal
     assert "generation (memory)" in terminal
+
+
+def test_the_html_of_100k_queries_stays_small():
+    # GIVEN a run of 100,000 queries, with a profiled run's stacks and hotspots
+    import numpy as np
+    from test_diff import STAGES, latencies, make_run
+
+    rng = np.random.default_rng(1)
+    profiled = load_run(RUNS / "rich_profiled.json")
+    run = make_run({s: latencies(rng, 100_000, m) for s, m in STAGES.items()})
+    run = run.model_copy(update={"profiles": profiled.profiles, "hotspots": profiled.hotspots})
+    # WHEN reported as HTML THEN the page is far under 5 MB: charts bin the queries, the waterfall samples them
+    html = HtmlRenderer().render(assemble([run]))
+    assert len(html.encode()) < 5_000_000
+    assert html.count("<svg") >= 5

@@ -78,13 +78,57 @@ def test_advice_follows_stage_kind_and_hotspot_character(rich):
     # THEN generation is judged I/O-bound and gets the I/O advice, not the CPU one
     assert generation.evidence.characters == frozenset({"io"})
     ids = {rule.id for rule, _ in generation.advice}
-    assert {"generation-streaming", "io-overlap"} <= ids
+    assert "io-overlap" in ids
     assert "cpu-hotspot" not in ids
+    # AND its wait is a sleep in the pipeline's own code, no model client: no advice about a model it does not call
+    assert "generation-streaming" not in ids
     # AND rerank is CPU-bound, with its hottest function named in the advice
     assert rerank.evidence.characters == frozenset({"cpu"})
     texts = {rule.id: text for rule, text in rerank.advice}
     assert rerank.evidence.hotspots[0].function in texts["cpu-hotspot"]
-    assert "rerank-batching" in texts
+    # AND it computes in its own code, not in a model library: it is not told to batch a cross-encoder
+    assert "rerank-batching" not in texts
+    assert "rerank-candidates" in texts
+
+
+def _moved(run, stage: str, file: str):
+    """The run with a stage's hotspots moved into another file (another package)."""
+    spots = tuple(h.model_copy(update={"file": file}) if h.stage == stage else h for h in run.hotspots)
+    return run.model_copy(update={"hotspots": spots})
+
+
+@pytest.mark.parametrize(
+    ("stage", "file", "rule"),
+    [
+        ("generation", "/venv/lib/python3.11/site-packages/openai/_base_client.py", "generation-streaming"),
+        ("rerank", "/venv/lib/python3.11/site-packages/torch/nn/modules/module.py", "rerank-batching"),
+    ],
+)
+def test_model_advice_follows_the_library_the_stage_runs_in(rich, stage, file, rule):
+    # GIVEN the same run, its stage's hottest functions in a model library
+    item = next(i for i in build_roadmap(_moved(rich, stage, file)).items if i.stage == stage)
+    # THEN the advice about that model applies
+    assert rule in {r.id for r, _ in item.advice}
+
+
+def test_lexical_search_is_not_told_to_use_an_ann_index():
+    rule = next(r for r in builtin_rules() if r.id == "retrieval-cpu")
+    assert rule.applies("retrieval", frozenset({"cpu"}), 0.5, frozenset({"numpy"}))
+    assert not rule.applies("retrieval", frozenset({"cpu"}), 0.5, frozenset({"bm25s", "numpy"}))
+    assert rule.applies("retrieval", frozenset({"cpu"}), 0.5, None)  # no profile: the generic advice stands
+
+
+def test_a_stage_well_within_its_target_is_not_must_fix(rich):
+    # GIVEN generation, the largest stage in nearly every query, under a target far above its p95
+    summaries = tuple(
+        s.model_copy(update={"target_ms": 4 * (s.p95 or 0.0), "verdict": "PASS"}) if s.path == "generation" else s
+        for s in rich.summary.stages
+    )
+    run = rich.model_copy(update={"summary": rich.summary.model_copy(update={"stages": summaries})})
+    item = next(i for i in build_roadmap(run).items if i.stage == "generation")
+    # THEN being the largest alone makes it at most P2: it is not what breaks the pipeline's targets
+    assert item.evidence.fraction > 0.9
+    assert item.priority == "P2"
 
 
 def test_a_stage_without_function_level_data_is_told_how_to_get_it():

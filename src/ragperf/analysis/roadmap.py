@@ -8,6 +8,7 @@ plus a config's own), matched by stage kind and by what the stage's hotspots sho
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -25,7 +26,16 @@ if TYPE_CHECKING:
     from ragperf.schema.memory import LeakReport
     from ragperf.schema.run import Hotspot, RunFile, StageSummary
 
-__all__ = ["Character", "Evidence", "LeakItem", "Roadmap", "RoadmapItem", "build_roadmap", "report_config_from"]
+__all__ = [
+    "Character",
+    "Evidence",
+    "LeakItem",
+    "Roadmap",
+    "RoadmapItem",
+    "build_roadmap",
+    "library_of",
+    "report_config_from",
+]
 
 Character = Literal["io", "cpu", "alloc", "threads", "unknown"]
 _THREAD_WAIT_SHARE = 0.5  # "threads": at least this share of its sampled time waits on its own threads
@@ -215,16 +225,43 @@ def _item(
     evidence = _evidence(run, stage, config, int(winners.sum()), int(over.sum()), affected, affected / n_ok)
     context = _placeholders(stage.path, stage.kind, evidence)
     top_share = evidence.hotspots[0].share if evidence.hotspots else 0.0
+    libraries = frozenset(library_of(h.file) for h in evidence.hotspots) if evidence.hotspots else None
     advice = tuple(
         (rule, _fill(rule.advice, context))
         for rule in rules
-        if rule.applies(stage.kind, evidence.characters, top_share)
+        if rule.applies(stage.kind, evidence.characters, top_share, libraries)
     )
-    priority = priority_for(evidence.fraction, config)
+    priority = _within_target(priority_for(evidence.fraction, config), stage, int(over.sum()))
     if parent is not None and _ORDER[priority] < _ORDER[parent.priority]:
         priority = parent.priority  # a part is never more urgent than the whole it explains
     depth = 0 if parent is None else parent.depth + 1
     return RoadmapItem(stage.path, stage.kind, priority, evidence, advice, depth=depth)
+
+
+# A stage within its target is not what breaks the pipeline's: being the largest stage alone caps it.
+_WELL_WITHIN = 0.5  # p95 under this share of the target: at most P2
+
+
+def _within_target(priority: Priority, stage: StageSummary, over: int) -> Priority:
+    """The share-based priority, capped for a stage that meets its own target: P1 within it, P2 well within."""
+    if stage.target_ms is None or stage.p95 is None or (over and stage.p95 >= stage.target_ms):
+        return priority
+    cap: Priority = "P2" if stage.p95 < _WELL_WITHIN * stage.target_ms else "P1"
+    return cap if _ORDER[priority] < _ORDER[cap] else priority
+
+
+_SITE = re.compile(r"[/\\](?:site|dist)-packages[/\\]([^/\\]+)")
+_STDLIB = re.compile(r"[/\\]lib[/\\]python3\.\d+[/\\]([^/\\]+)")
+
+
+def library_of(file: str) -> str:
+    """The package a frame's code is in: "torch", a stdlib module ("http"), "<built-in>", or "" for the user's own."""
+    if file.startswith("<"):
+        return "<built-in>"
+    match = _SITE.search(file) or _STDLIB.search(file)
+    if match is None:
+        return ""
+    return match.group(1).removesuffix(".py").split(".", 1)[0]
 
 
 def _evidence(

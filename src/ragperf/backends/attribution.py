@@ -15,11 +15,14 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from ragperf.backends.stacks import StackFolder
 from ragperf.schema.run import OUTSIDE_STAGES, Hotspot
 from ragperf.trampoline import stage_of_filename
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
+
+    from ragperf.schema.run import StageProfile
 
 __all__ = [
     "BLOCKING_CALLS",
@@ -161,6 +164,7 @@ class HotspotBuilder:
         self.stage_totals: dict[str, float] = {}
         self.stage_samples: dict[str, int] = {}
         self.idle_samples = 0  # samples of idle background threads, left out
+        self.stacks = StackFolder(backend, unit)  # the same stacks, folded for each stage's flame graph
 
     def add(
         self,
@@ -189,6 +193,7 @@ class HotspotBuilder:
         on_threads = waiting and waits_on_threads(own)
         self.stage_totals[stage] = self.stage_totals.get(stage, 0.0) + value
         self.stage_samples[stage] = self.stage_samples.get(stage, 0) + samples
+        self.stacks.add(stage, own, value, waiting=waiting)
         if not own:
             return stage
         seen: set[_Key] = set()
@@ -245,6 +250,10 @@ class HotspotBuilder:
             ranked = sorted(by_stage[stage], key=lambda item: (-item[1].self_value, -item[1].total_value))
             out.extend(self._hotspot(key, acc) for key, acc in ranked[:per_stage])
         return out
+
+    def profiles(self) -> list[StageProfile]:
+        """Each stage's folded stacks, bounded, for its flame graph."""
+        return self.stacks.profiles()
 
     def _hotspot(self, key: _Key, acc: _Acc) -> Hotspot:
         stage, function, file, waiting, on_threads = key

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ragperf.memory.peaks import WorkingPeaks
-    from ragperf.schema.run import Artifact, Hotspot, StageInfo
+    from ragperf.schema.run import Artifact, Hotspot, StageInfo, StageProfile
 
 __all__ = ["Backend", "BackendOutput", "OptionSpec", "Placement", "missing_profile", "require_module", "shell_command"]
 
@@ -43,6 +43,7 @@ class BackendOutput:
     """What a backend adds to a run file after the worker has finished."""
 
     hotspots: list[Hotspot] = field(default_factory=list)
+    profiles: list[StageProfile] = field(default_factory=list)  # per stage, the folded stacks with weights
     artifacts: list[Artifact] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # e.g. the profiler wrote nothing, or too few samples
     working: WorkingPeaks | None = None  # peak working memory per span execution, from the profiler's records

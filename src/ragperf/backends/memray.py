@@ -108,6 +108,7 @@ class MemrayBackend(Backend):
         return BackendOutput(
             hotspots=builder.hotspots(),
             working=working if working.stages else None,
+            profiles=builder.profiles(),
             artifacts=[
                 Artifact(
                     kind="memray capture", path=str(path), open_command=shell_command("memray", "flamegraph", path)

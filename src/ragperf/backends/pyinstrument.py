@@ -75,6 +75,7 @@ class PyinstrumentBackend(Backend):
         builder = normalise_session(session.frame_records, session.min_interval, self.name)
         return BackendOutput(
             hotspots=builder.hotspots(),
+            profiles=builder.profiles(),
             warnings=[*builder.sample_warnings(), *builder.unseen_thread_warnings()],
             artifacts=[
                 Artifact(

@@ -178,6 +178,7 @@ class PySpyBackend(Backend):
         builder = normalise_speedscope(document, self.name)
         return BackendOutput(
             hotspots=builder.hotspots(),
+            profiles=builder.profiles(),
             warnings=builder.sample_warnings(),
             # py-spy has no viewer of its own; speedscope's (npm package `speedscope`) opens the file
             # in a browser, as dropping it on https://www.speedscope.app does.

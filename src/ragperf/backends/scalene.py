@@ -144,6 +144,7 @@ class ScaleneBackend(Backend):
         memory = normalise_memory(document, self.name)
         return BackendOutput(
             hotspots=cpu.builder.hotspots() + memory.hotspots(),
+            profiles=cpu.builder.profiles() + memory.profiles(),
             warnings=cpu.builder.sample_warnings() + cpu.warnings(int(self.options["rate"])),
             artifacts=[
                 Artifact(kind="scalene profile", path=str(path), open_command=shell_command("scalene", "view", path))

@@ -17,6 +17,7 @@ from ragperf.outputs import check_output
 
 if TYPE_CHECKING:
     from ragperf.schema.diff import DiffReport
+    from ragperf.schema.run import RunFile
 
 __all__ = [
     "AlphaFlag",
@@ -40,6 +41,7 @@ class DiffFormat(str, enum.Enum):
     terminal = "terminal"
     md = "md"
     json = "json"
+    html = "html"
 
 
 ThresholdFlag = Annotated[
@@ -90,9 +92,9 @@ def diff(
     if output is not None:
         output = check_output(output, what="diff output", inputs=(baseline, new), special_ok=True)
     default, per_metric = checked_settings(threshold, alpha, min_ms)
+    runs = load_run(baseline), load_run(new)
     report = diff_runs(
-        load_run(baseline),
-        load_run(new),
+        *runs,
         baseline_path=baseline,
         new_path=new,
         threshold=default,
@@ -101,7 +103,7 @@ def diff(
         min_ms=min_ms,
         force=force,
     )
-    show_report(report, output_format, output)
+    show_report(report, output_format, output, runs)
     raise typer.Exit(int(ExitCode.FAILED if report.regressions else ExitCode.OK))
 
 
@@ -120,47 +122,57 @@ def checked_settings(threshold: list[str] | None, alpha: float, min_ms: float | 
     return default, per_metric
 
 
-def show_report(report: DiffReport, output_format: DiffFormat, output: Path | None) -> None:
-    """Print the diff in the format asked for; with `output`, the terminal view here and the format in the file."""
+def show_report(
+    report: DiffReport, output_format: DiffFormat, output: Path | None, runs: tuple[RunFile, RunFile] | None = None
+) -> None:
+    """Print the diff in the format asked for; with `output`, the terminal view here and the format in the file.
+
+    `runs`, the two files compared, give the HTML page their distributions and flame graphs.
+    """
     if output is None:
-        text = render(report, output_format)
+        text = render(report, output_format, runs)
         if text is None:
-            _print_terminal(report)
+            _print_terminal(report, runs)
         else:
             typer.echo(text, nl=False)
     else:
         # As 'ragperf run' does: the terminal view for the log, the chosen format in the file (a CI summary).
-        _print_terminal(report)
+        _print_terminal(report, runs)
         from ragperf.schema.io import atomic_write_text
 
-        atomic_write_text(output, render(report, output_format) or _terminal_text(report))
+        atomic_write_text(output, render(report, output_format, runs) or _terminal_text(report, runs))
         err_console.print(f"Diff written to {output}", markup=False)
 
 
-def render(report: DiffReport, output_format: DiffFormat) -> str | None:
+def render(report: DiffReport, output_format: DiffFormat, runs: tuple[RunFile, RunFile] | None = None) -> str | None:
     """The diff as text in a file format; None for the terminal view."""
+    if output_format is DiffFormat.html:
+        from ragperf.renderers.diff_content import diff_document
+        from ragperf.renderers.html import render_document
+
+        return render_document(diff_document(report, runs))
     if output_format is DiffFormat.json:
-        from ragperf.renderers.diff_json import render_diff_json
+        from ragperf.renderers.json_renderer import render_diff_json
 
         return render_diff_json(report)
     if output_format is DiffFormat.md:
-        from ragperf.renderers.diff_markdown import render_diff_markdown
+        from ragperf.renderers.markdown import render_diff_markdown
 
         return render_diff_markdown(report)
     return None
 
 
-def _print_terminal(report: DiffReport) -> None:
+def _print_terminal(report: DiffReport, runs: tuple[RunFile, RunFile] | None) -> None:
     from ragperf.renderers.console import make_console
-    from ragperf.renderers.diff_terminal import render_diff_terminal
+    from ragperf.renderers.terminal import render_diff_terminal
 
-    render_diff_terminal(report, make_console(width=None if sys.stdout.isatty() else PIPED_WIDTH))
+    render_diff_terminal(report, make_console(width=None if sys.stdout.isatty() else PIPED_WIDTH), runs)
 
 
-def _terminal_text(report: DiffReport) -> str:
+def _terminal_text(report: DiffReport, runs: tuple[RunFile, RunFile] | None) -> str:
     from ragperf.renderers.console import make_console
-    from ragperf.renderers.diff_terminal import render_diff_terminal
+    from ragperf.renderers.terminal import render_diff_terminal
 
     buffer = io.StringIO()
-    render_diff_terminal(report, make_console(file=buffer, width=PIPED_WIDTH))
+    render_diff_terminal(report, make_console(file=buffer, width=PIPED_WIDTH), runs)
     return buffer.getvalue()

@@ -60,7 +60,7 @@ def leak(
     from ragperf.cli.progress import RunProgress
     from ragperf.config import load_config
     from ragperf.memory.settings import LeakSettings
-    from ragperf.renderers.terminal_memory import render_memory
+    from ragperf.renderers.terminal import render_memory
     from ragperf.run.runner import RunRequest, execute
 
     config_path = locate_config(config)

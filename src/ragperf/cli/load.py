@@ -114,7 +114,7 @@ def load(
     from ragperf.config import load_config
     from ragperf.load.findmax import parse_ramp
     from ragperf.load.runner import LoadRequest, execute_load
-    from ragperf.renderers.terminal_load import render_load
+    from ragperf.renderers.terminal import render_load
 
     workers = _check_numbers(qps, duration, workers, concurrency, warmup, max_qps, error_budget, force=force)
     if find_max and ramp is not None:

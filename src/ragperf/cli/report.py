@@ -79,7 +79,7 @@ def format_for(output: Path | None) -> str:
 def write_report(built: Report, name: str, output: Path | None) -> Path | None:
     """Render with the named format: to the file if given, else to the terminal; return the file."""
     from ragperf.renderers.registry import load_renderer
-    from ragperf.renderers.terminal_report import TerminalRenderer
+    from ragperf.renderers.terminal import TerminalRenderer
 
     renderer = load_renderer(name)
     if output is None:
@@ -88,9 +88,12 @@ def write_report(built: Report, name: str, output: Path | None) -> Path | None:
         else:
             sys.stdout.write(renderer.render(built))
         return None
+    import dataclasses
+
     from ragperf.schema.io import atomic_write_text
 
-    atomic_write_text(output, renderer.render(built))
+    # Links to the native profiler files are relative to the report's folder, so the folder can be shared.
+    atomic_write_text(output, renderer.render(dataclasses.replace(built, base=output.parent)))
     return output
 
 

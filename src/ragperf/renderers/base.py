@@ -9,6 +9,7 @@ from ragperf.errors import RunFileError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from pathlib import Path
 
     from ragperf.analysis.roadmap import Roadmap
     from ragperf.report_rules import ReportConfig
@@ -27,6 +28,7 @@ class Report:
     load: RunFile | None = None
     roadmap: Roadmap | None = None
     memory_run: RunFile | None = None  # a short `ragperf run --memory`, beside a latency run without memory
+    base: Path | None = None  # the folder the report is written to: links to native files are relative to it
 
     @property
     def files(self) -> tuple[RunFile, ...]:

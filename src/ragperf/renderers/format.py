@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ragperf.units import to_mb
 
-__all__ = ["fmt_amount", "fmt_mb", "fmt_ms", "fmt_pct"]
+__all__ = ["fmt_amount", "fmt_mb", "fmt_ms", "fmt_pct", "fmt_rate", "short_path"]
 
 _SMALL = 10
 _MEDIUM = 100
@@ -34,3 +34,16 @@ def fmt_mb(value: float | None, *, signed: bool = False) -> str:
 def fmt_amount(value: float, unit: str) -> str:
     """A hotspot's cost in its unit: milliseconds, or bytes shown as MB."""
     return f"{fmt_ms(value)} ms" if unit == "ms" else fmt_mb(to_mb(value))
+
+
+def fmt_rate(value: float | None) -> str:
+    """Queries per second: one decimal below 100."""
+    if value is None:
+        return "-"
+    return f"{value:.1f}" if value < _MEDIUM else f"{value:.0f}"
+
+
+def short_path(path: str, keep: int = 3) -> str:
+    """The last `keep` parts of a file path: enough to find the file, short enough for a table."""
+    parts = path.replace("\\", "/").split("/")
+    return "/".join(parts[-keep:]) if len(parts) > keep else path

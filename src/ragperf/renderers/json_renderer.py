@@ -1,4 +1,4 @@
-"""The JSON report: the raw run files plus the derived executive checks and roadmap."""
+"""The JSON layout: the report's content (its tables as text), the executive checks, the roadmap, the run files."""
 
 from __future__ import annotations
 
@@ -6,15 +6,18 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ragperf.renderers.base import Renderer, Report
-from ragperf.renderers.sections import executive_lines
+from ragperf.renderers.compose import compose, executive_rows
+from ragperf.renderers.content import Card, Para, Sub, Table, plain
 
 if TYPE_CHECKING:
     from ragperf.analysis.roadmap import LeakItem, Roadmap, RoadmapItem
+    from ragperf.renderers.content import Block, Document
+    from ragperf.schema.diff import DiffReport
 
-__all__ = ["REPORT_VERSION", "JsonRenderer", "report_dict"]
+__all__ = ["REPORT_VERSION", "JsonRenderer", "content_dict", "render_diff_json", "report_dict"]
 
 # The shape of this document; bump when a field changes meaning or goes away.
-REPORT_VERSION = 1
+REPORT_VERSION = 2  # 2: "sections", the content every format lays out
 
 
 class JsonRenderer(Renderer):
@@ -35,8 +38,9 @@ def report_dict(report: Report) -> dict[str, Any]:
         "report_version": REPORT_VERSION,
         "pipeline": report.title,
         "executive_summary": [
-            {"check": c, "target": t, "measured": m, "verdict": v} for c, t, m, v in executive_lines(report)
+            {"check": c, "target": t, "measured": m, "verdict": v} for c, t, m, v in executive_rows(report)
         ],
+        "sections": content_dict(compose(report)),
         "roadmap": None if report.roadmap is None else _roadmap(report.roadmap),
         "files": {
             name: f.model_dump(mode="json")
@@ -107,3 +111,34 @@ def _leak(item: LeakItem) -> dict[str, Any]:
         "site": item.site,
         "advice": [{"rule": rule.id, "title": rule.title, "text": text} for rule, text in item.advice],
     }
+
+
+def content_dict(doc: Document) -> list[dict[str, Any]]:
+    """A document's sections as plain data: sentences, tables (cells as text) and roadmap cards; charts left out."""
+    return [{"id": s.id, "title": s.title, "blocks": [b for b in map(_block, s.blocks) if b]} for s in doc.sections]
+
+
+def _block(block: Block) -> dict[str, Any] | None:
+    if isinstance(block, Para):
+        return {"text": plain(block.text), "role": block.role}
+    if isinstance(block, Table):
+        return {
+            "table": block.title,
+            "columns": [c.name for c in block.columns],
+            "rows": [[plain(cell) for cell in row.cells] for row in block.rows],
+        }
+    if isinstance(block, Card):
+        return {
+            "priority": block.priority,
+            "title": plain(block.title),
+            "facts": [plain(f) for f in block.facts],
+            "advice": [plain(a) for a in block.advice],
+        }
+    if isinstance(block, Sub):
+        return {"title": block.title, "blocks": [b for b in map(_block, block.blocks) if b]}
+    return None
+
+
+def render_diff_json(report: DiffReport) -> str:
+    """A diff as JSON: the `DiffReport` model itself, versioned; a statistic that could not be estimated is null."""
+    return report.model_dump_json(indent=1) + "\n"

@@ -306,6 +306,7 @@ def finalise(
         run = run.model_copy(
             update={
                 "hotspots": tuple(collected.hotspots),
+                "profiles": tuple(collected.profiles),
                 "artifacts": tuple(collected.artifacts),
                 "warnings": tuple(w for w in run.warnings if w != pending_profile_warning(backend.name))
                 + tuple(collected.warnings),

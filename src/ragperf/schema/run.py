@@ -27,6 +27,8 @@ __all__ = [
     "Hotspot",
     "MetricSummary",
     "ProcessRun",
+    "ProfileFrame",
+    "ProfileStack",
     "QueryError",
     "QueryRecord",
     "QueryTable",
@@ -35,6 +37,7 @@ __all__ = [
     "RunSummary",
     "SetupTime",
     "StageInfo",
+    "StageProfile",
     "StageSummary",
     "TargetVerdict",
 ]
@@ -196,6 +199,38 @@ class Hotspot(_Model):
         return "waiting on its threads" if self.on_threads else "waiting"
 
 
+class ProfileFrame(_Model):
+    """A function as a profile's stacks name it: the line is the costliest one seen executing in it."""
+
+    function: str
+    file: str
+    line: int
+
+
+class ProfileStack(_Model):
+    """One distinct sampled stack of a stage (root first, frames above the stage's trampoline) and its weight."""
+
+    frames: tuple[int, ...] = Field(description="indexes into the stage profile's frames, root first")
+    weight: float = Field(description="time (ms) or bytes attributed to this stack")
+    waiting: bool = Field(default=False, description="the leaf was blocked (I/O, sleep, locks), not computing")
+
+
+class StageProfile(_Model):
+    """A stage's folded stacks with weights, for its flame graph: bounded (the heaviest stacks, trimmed depth).
+
+    `total` is the stage's whole weight; what the kept stacks leave out of it was in stacks too small
+    to draw (`dropped` of them), so a frame's share of `total` is never overstated.
+    """
+
+    stage: str
+    unit: Literal["ms", "bytes"]
+    backend: str
+    total: float
+    frames: tuple[ProfileFrame, ...]
+    stacks: tuple[ProfileStack, ...]
+    dropped: int = Field(default=0, description="distinct stacks left out, their weight counted in total only")
+
+
 class Artifact(_Model):
     """A native output of the profiler, kept beside the run file."""
 
@@ -249,6 +284,7 @@ class RunFile(RunFileBase):
     schema_version: Literal[4] = 4
     queries: QueryTable = Field(description="every measured query, by column")
     memory: MemoryReport | None = None  # `ragperf run --memory`, and every leak file
+    profiles: tuple[StageProfile, ...] = Field(default=(), description="per stage, the sampled stacks with weights")
 
     @property
     def n_queries(self) -> int:

@@ -2,7 +2,7 @@
 
     python tests/data/runs/rich/generate.py
 
-Writes tests/data/runs/{rich_pyinstrument,rich_memory,rich_leak,example_timer}.json; the golden
+Writes tests/data/runs/{rich_pyinstrument,rich_profiled,rich_memory,rich_leak,example_timer}.json; the golden
 files then need RAGPERF_UPDATE_GOLDEN=1 (see tests/unit/test_renderers.py).
 """
 
@@ -32,6 +32,7 @@ def _run(config: Path, name: str, **kwargs: object) -> None:
 def main() -> None:
     """Write every saved run file."""
     _run(HERE / "rich.toml", "rich_pyinstrument", backend="pyinstrument", measured=40, warmup=2)
+    _run(HERE / "rich.toml", "rich_profiled", backend="pyinstrument", measured=40, warmup=2)  # with its stacks
     _run(HERE / "rich.toml", "rich_memory", backend="timer", measured=3, warmup=1, memory=True)
     _run(HERE / "rich_leak.toml", "rich_leak", backend="timer", measured=30, warmup=3, leak=LeakSettings())
     example = HERE.parents[3] / "configs" / "example.toml"
