@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-from pathlib import Path
 
 import pytest
+from golden import check_golden
 
 from ragperf.renderers.console import make_console
 from ragperf.renderers.content import (
@@ -45,7 +44,6 @@ from ragperf.renderers.json_renderer import content_dict
 from ragperf.renderers.markdown import render_markdown
 from ragperf.renderers.terminal import print_document
 
-GOLDEN = Path(__file__).parents[1] / "data" / "golden"
 HOSTILE = "<script>alert(1)</script> [x](javascript:alert(1)) a|b [bold]"
 
 
@@ -156,14 +154,6 @@ def _terminal(width: int) -> str:
     return buffer.getvalue()
 
 
-def _check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("RAGPERF_UPDATE_GOLDEN") == "1":
-        path.write_text(text, encoding="utf-8")
-    assert path.exists(), f"no golden file {path}; run with RAGPERF_UPDATE_GOLDEN=1 to create it"
-    assert text == path.read_text(encoding="utf-8"), f"{name} differs; RAGPERF_UPDATE_GOLDEN=1 if intended"
-
-
 @pytest.mark.parametrize(
     ("name", "render"),
     [
@@ -176,7 +166,7 @@ def _check_golden(name: str, text: str) -> None:
 )
 def test_each_format_lays_out_the_content_as_its_golden_file(name, render):
     # GIVEN the one content fixture WHEN laid out in a format THEN exactly its golden file
-    _check_golden(name, render())
+    check_golden(name, render())
 
 
 @pytest.mark.parametrize("width", [60, 80, 100])

@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+from golden import check_golden
 from rich.console import Console
 
 from ragperf.analysis.diff import diff_runs
@@ -452,18 +452,6 @@ def test_terminal_render_colours_verdicts(tmp_path: Path) -> None:
     assert "REGRESSION in rerank" in out
 
 
-GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden"
-
-
-def _check_golden(name: str, text: str) -> None:
-    # Regenerate after an intended change: RAGPERF_UPDATE_GOLDEN=1 pytest tests/unit/test_diff.py
-    path = GOLDEN / name
-    if os.environ.get("RAGPERF_UPDATE_GOLDEN") == "1":
-        path.write_text(text, encoding="utf-8")
-    assert path.exists(), f"no golden file {path}; run with RAGPERF_UPDATE_GOLDEN=1 to create it"
-    assert text == path.read_text(encoding="utf-8"), f"{name} differs; RAGPERF_UPDATE_GOLDEN=1 if intended"
-
-
 def _golden_report() -> DiffReport:
     old, new = pipeline_runs(seed=2, n_old=100, n_new=80, factors={"rerank": 1.25})
     new = new.model_copy(update={"environment": environment(load_avg_end=(5.0, 4.0, 3.0))})
@@ -472,14 +460,14 @@ def _golden_report() -> DiffReport:
 
 def test_markdown_matches_golden() -> None:
     # GIVEN a fixed diff (seeded data) WHEN rendered as Markdown THEN it is byte for byte the reviewed file
-    _check_golden("diff_shift.md", render_diff_markdown(_golden_report()))
+    check_golden("diff_shift.md", render_diff_markdown(_golden_report()))
 
 
 def test_terminal_matches_golden() -> None:
     # GIVEN the same diff WHEN rendered at a fixed width without colour THEN it is the reviewed text
     buffer = io.StringIO()
     render_diff_terminal(_golden_report(), Console(file=buffer, width=140, no_color=True, highlight=False))
-    _check_golden("diff_shift.terminal.txt", buffer.getvalue())
+    check_golden("diff_shift.terminal.txt", buffer.getvalue())
 
 
 def _with_cpu(run: RunFile, cpu: dict[str, npt.NDArray[np.float64]], *, contended: bool) -> RunFile:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
+from golden import check_golden
 from rich.console import Console
 
 from ragperf.analysis.diff import diff_runs
@@ -433,18 +433,6 @@ def test_sub_millisecond_stage_under_load_needs_the_floor() -> None:
     assert "parse @ 50 qps" in diff(old, new, min_ms=0.0).regressions
 
 
-GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden"
-
-
-def _check_golden(name: str, text: str) -> None:
-    # Regenerate after an intended change: RAGPERF_UPDATE_GOLDEN=1 pytest tests/unit/test_diff_load.py
-    path = GOLDEN / name
-    if os.environ.get("RAGPERF_UPDATE_GOLDEN") == "1":
-        path.write_text(text, encoding="utf-8")
-    assert path.exists(), f"no golden file {path}; run with RAGPERF_UPDATE_GOLDEN=1 to create it"
-    assert text == path.read_text(encoding="utf-8"), f"{name} differs; RAGPERF_UPDATE_GOLDEN=1 if intended"
-
-
 def _golden_report() -> DiffReport:
     rng = np.random.default_rng(14)
     old = _find_max(rng, {20.0: True, 40.0: True, 80.0: True, 160.0: False})
@@ -459,11 +447,11 @@ def _golden_report() -> DiffReport:
 
 def test_load_markdown_matches_golden() -> None:
     # GIVEN a fixed load diff (seeded data) WHEN rendered as Markdown THEN it is byte for byte the reviewed file
-    _check_golden("diff_load.md", render_diff_markdown(_golden_report()))
+    check_golden("diff_load.md", render_diff_markdown(_golden_report()))
 
 
 def test_load_terminal_matches_golden() -> None:
     # GIVEN the same diff WHEN rendered at a fixed width without colour THEN it is the reviewed text
     buffer = io.StringIO()
     render_diff_terminal(_golden_report(), Console(file=buffer, width=140, no_color=True, highlight=False))
-    _check_golden("diff_load.terminal.txt", buffer.getvalue())
+    check_golden("diff_load.terminal.txt", buffer.getvalue())

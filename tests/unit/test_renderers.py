@@ -6,11 +6,11 @@ Regenerate the golden files after an intended change: RAGPERF_UPDATE_GOLDEN=1 py
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
+from golden import check_golden
 from typer.testing import CliRunner
 
 from ragperf.cli.app import app
@@ -27,7 +27,6 @@ from ragperf.schema import load_run
 
 DATA = Path(__file__).parents[1] / "data"
 RUNS = DATA / "runs"
-GOLDEN = DATA / "golden"
 FIXTURES = ("rich_pyinstrument", "example_timer", "rich_full", "rich_profiled")
 # A golden name and the saved files it renders: "rich_full" is what 'ragperf profile' produces.
 FILES = {
@@ -38,15 +37,6 @@ FILES = {
 }
 
 
-def _check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("RAGPERF_UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert path.exists(), f"no golden file {path}; run with RAGPERF_UPDATE_GOLDEN=1 to create it"
-    assert text == path.read_text(encoding="utf-8"), f"{name} differs; RAGPERF_UPDATE_GOLDEN=1 if intended"
-
-
 def _report(name: str) -> Report:
     return assemble([load_run(RUNS / f"{f}.json") for f in FILES[name]])
 
@@ -54,7 +44,7 @@ def _report(name: str) -> Report:
 @pytest.mark.parametrize("name", FIXTURES)
 def test_markdown_matches_golden(name):
     # GIVEN a saved run file WHEN rendered as Markdown THEN the text is exactly the golden file
-    _check_golden(f"{name}.md", MarkdownRenderer().render(_report(name)))
+    check_golden(f"{name}.md", MarkdownRenderer().render(_report(name)))
 
 
 @pytest.mark.parametrize("name", FIXTURES)
@@ -64,7 +54,7 @@ def test_terminal_matches_golden_at_fixed_width(name):
     # Tables fit the width (a sentence printed with soft_wrap may run on: it is one line to copy)
     assert max(len(line) for line in text.splitlines() if line[:1] in "┏┃┡│├└") <= WIDTH
     assert "\x1b[" not in text
-    _check_golden(f"{name}.terminal.txt", text)
+    check_golden(f"{name}.terminal.txt", text)
 
 
 def test_markdown_has_the_seed_sections_in_order():
