@@ -86,10 +86,9 @@ def cpu_bound(run: RunFile, path: str, cpu: NDArray[np.float64]) -> bool:
 
 def _cpu(run: RunFile, path: str) -> NDArray[np.float64] | None:
     """The successful queries' CPU times of a path (ms), or None when the run has too few."""
-    table = run.queries
-    column = table.cpu_ms if path == TOTAL else table.cpu_spans.get(path)
+    column = cpu_column(run, path)
     if column is None:
         return None
-    values = column.values[table.ok]
+    values = column[run.queries.ok]
     values = values[~np.isnan(values)]
     return values if values.size >= _MIN_QUERIES else None
