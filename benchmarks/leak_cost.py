@@ -17,9 +17,9 @@ from time import perf_counter
 from ragperf.cli.common import demo_config
 from ragperf.cli.leak import MIN_LEAK_WARMUP
 from ragperf.config import load_config
+from ragperf.engine.events import Event, MemoryBaseline, Ready, Teardown
+from ragperf.engine.runner import RunRequest, execute
 from ragperf.memory.settings import LeakSettings
-from ragperf.run.events import Event, MemoryBaseline, Ready, Teardown
-from ragperf.run.runner import RunRequest, execute
 
 GOAL = 3.0
 

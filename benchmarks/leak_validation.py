@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from ragperf.config import load_config
+from ragperf.engine.runner import RunRequest, execute
 from ragperf.memory.settings import LeakSettings
-from ragperf.run.runner import RunRequest, execute
 
 MB = 1 << 20
 

@@ -177,6 +177,6 @@ def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
 
 def streamed(run_file: Path) -> int:
     """Measured queries the worker has streamed so far for `run_file`."""
-    from ragperf.run.stream import measured_in
+    from ragperf.engine.stream import measured_in
 
     return measured_in(run_file.with_name(run_file.stem + ".artifacts") / "stream.jsonl")

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from ragperf.config import Config
-    from ragperf.run.events import SpanPath
+    from ragperf.engine.events import SpanPath
 
 __all__ = ["stage_infos", "unmatched_span_targets"]
 

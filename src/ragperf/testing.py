@@ -178,7 +178,7 @@ def check_backend_end_to_end(
     memory backend (`memory=True`) must rank `hot_alloc` first in stage `alloc`.
     """
     from ragperf.config import load_config
-    from ragperf.run.runner import RunRequest, execute
+    from ragperf.engine.runner import RunRequest, execute
 
     config = write_hot_pipeline(folder)
     output = folder / "run.json"

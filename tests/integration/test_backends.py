@@ -18,9 +18,9 @@ from ragperf.backends import pyspy
 from ragperf.backends.registry import load_backend
 from ragperf.cli.app import app
 from ragperf.config import load_config
+from ragperf.engine.runner import RunRequest, execute
 from ragperf.errors import BackendUnavailable, ConfigError, ExitCode
 from ragperf.outputs import artifacts_dir
-from ragperf.run.runner import RunRequest, execute
 from ragperf.schema import load_run
 from ragperf.schema.run import OUTSIDE_STAGES
 from ragperf.testing import check_backend_class, check_backend_output

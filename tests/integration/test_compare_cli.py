@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from ragperf.engine.stream import measured_in
 from ragperf.errors import ExitCode
-from ragperf.run.stream import measured_in
 from ragperf.schema import load_run
 from ragperf.schema.diff import DiffReport
 

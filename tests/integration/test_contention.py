@@ -12,8 +12,8 @@ import pytest
 
 from ragperf.analysis.contention import contention_warning, machine_load
 from ragperf.config import load_config
+from ragperf.engine.runner import RunRequest, execute
 from ragperf.errors import ExitCode
-from ragperf.run.runner import RunRequest, execute
 from ragperf.schema import load_run
 from ragperf.schema.machine import MachineBlock
 from ragperf.schema.queries import Column, QueryTable, QueryText

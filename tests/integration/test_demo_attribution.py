@@ -6,8 +6,8 @@ import pytest
 
 from ragperf.cli.common import demo_config
 from ragperf.config import load_config
+from ragperf.engine.runner import RunRequest, execute
 from ragperf.errors import ExitCode
-from ragperf.run.runner import RunRequest, execute
 from ragperf.schema import load_run
 from ragperf.schema.run import OUTSIDE_STAGES
 

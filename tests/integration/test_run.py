@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ragperf.config import load_config
+from ragperf.engine.runner import RunRequest, execute
+from ragperf.engine.stream import measured_in
 from ragperf.errors import ExitCode
 from ragperf.outputs import artifacts_dir
-from ragperf.run.runner import RunRequest, execute
-from ragperf.run.stream import measured_in
 from ragperf.schema import load_run
 from ragperf.schema.run import SCHEMA_VERSION
 

@@ -8,8 +8,8 @@ from typer.testing import CliRunner
 
 from ragperf.cli.app import app
 from ragperf.config import load_config
+from ragperf.engine.runner import RunRequest, execute
 from ragperf.errors import ExitCode
-from ragperf.run.runner import RunRequest, execute
 from ragperf.schema import load_run
 
 if TYPE_CHECKING:

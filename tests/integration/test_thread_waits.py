@@ -8,8 +8,8 @@ import pytest
 
 from ragperf.analysis.roadmap import build_roadmap
 from ragperf.config import load_config
+from ragperf.engine.runner import RunRequest, execute
 from ragperf.errors import ExitCode
-from ragperf.run.runner import RunRequest, execute
 from ragperf.schema import load_run
 from ragperf.schema.run import OUTSIDE_STAGES
 

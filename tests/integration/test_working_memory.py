@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ragperf.config import load_config
+from ragperf.engine.runner import RunRequest, execute
 from ragperf.errors import ExitCode
-from ragperf.run.runner import RunRequest, execute
 from ragperf.schema import load_run
 
 if TYPE_CHECKING:

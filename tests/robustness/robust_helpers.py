@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ragperf.engine.stream import measured_in
 from ragperf.outputs import artifacts_dir
-from ragperf.run.stream import measured_in
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

@@ -15,8 +15,8 @@ from robust_helpers import alive, finish, measured, one_line_error, ragperf, wai
 
 from ragperf.backends.registry import load_backend
 from ragperf.config import load_config
-from ragperf.run import runner
-from ragperf.run.runner import RunRequest, execute
+from ragperf.engine import runner
+from ragperf.engine.runner import RunRequest, execute
 from ragperf.schema import load_run
 from ragperf.schema.run import SCHEMA_VERSION
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from ragperf.analysis.leak import judge
+from ragperf.engine.events import LeakSites, MemoryReading, StageReading
 from ragperf.memory.leak_report import build_leak_report
 from ragperf.memory.settings import DEFAULT_MIN_SLOPE, LeakSettings
 from ragperf.memory.snapshots import OUTSIDE, TRUNCATED, growing_sites
 from ragperf.memory.trend import theil_sen
 from ragperf.renderers.terminal import sparkline
-from ragperf.run.events import LeakSites, MemoryReading, StageReading
 from ragperf.trampoline import make_trampoline
 
 MB = 1 << 20

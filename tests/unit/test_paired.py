@@ -7,7 +7,7 @@ import pytest
 
 from ragperf.analysis.paired import compare_paired_stages
 from ragperf.analysis.ranks import signed_rank, signed_rank_shift
-from ragperf.run.interleave import block_plan
+from ragperf.engine.interleave import block_plan
 
 BLOCKS, BLOCK = 20, 10  # the compare's default: -n 200 --block 10
 

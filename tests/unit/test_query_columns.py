@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 
+from ragperf.engine import batch as batch_module
+from ragperf.engine.batch import BatchWriter
+from ragperf.engine.events import QueryBatch, QueryFailure
+from ragperf.engine.stream import Stream, read_stream
+from ragperf.engine.table import TableBuilder
 from ragperf.queries import Query
-from ragperf.run import batch as batch_module
-from ragperf.run.batch import BatchWriter
-from ragperf.run.events import QueryBatch, QueryFailure
-from ragperf.run.stream import Stream, read_stream
-from ragperf.run.table import TableBuilder
 from ragperf.schema.queries import Column, QueryRecord, QueryTable
 
 QUERIES = [Query("q0", "first"), Query("q1", "second"), Query("q2", "third")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragperf.run.events import (
+from ragperf.engine.events import (
     End,
     LeakSites,
     MemoryReading,
@@ -17,7 +17,7 @@ from ragperf.run.events import (
     decode,
     encode,
 )
-from ragperf.run.stream import Stream, StreamFollower, read_stream
+from ragperf.engine.stream import Stream, StreamFollower, read_stream
 
 
 def test_follower_returns_each_event_once_and_waits_for_a_torn_line(tmp_path):

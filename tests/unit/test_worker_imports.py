@@ -8,7 +8,7 @@ import sys
 
 PROBE = """
 import json, sys
-import ragperf.run.worker
+import ragperf.engine.worker
 from ragperf.memory.session import MemorySession
 from ragperf.memory.settings import LeakSettings
 

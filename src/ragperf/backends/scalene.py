@@ -53,7 +53,7 @@ __all__ = ["CpuProfile", "ScaleneBackend", "normalise_memory", "normalise_profil
 
 PROFILE_FILE = "scalene.json"
 LAUNCHER_FILE = "scalene_worker.py"
-_LAUNCHER = "import sys\n\nfrom ragperf.run.worker import main\n\nsys.exit(main())\n"
+_LAUNCHER = "import sys\n\nfrom ragperf.engine.worker import main\n\nsys.exit(main())\n"
 _SUPPORTED = ("linux", "darwin", "win32")
 _CLOCK = "_sampling_clock"
 _THIS_FILE = "ragperf/backends/scalene.py"
@@ -96,7 +96,7 @@ class ScaleneBackend(Backend):
         # scalene runs a program file, not `-m module`: a two-line launcher stands in for the worker.
         launcher.write_text(_LAUNCHER, encoding="utf-8")
         (artifacts / PROFILE_FILE).unlink(missing_ok=True)
-        python, worker_args = command[0], command[3:]  # [python, -m, ragperf.run.worker, SPEC, STREAM]
+        python, worker_args = command[0], command[3:]  # [python, -m, ragperf.engine.worker, SPEC, STREAM]
         wrapped = [python, "-m", "scalene", "run", "--off", "--profile-all", "--no-async"]
         wrapped += ["--cpu-sampling-rate", str(1.0 / max(1, int(self.options["rate"])))]
         # scalene 2.x profiles memory only when asked (`--memory`); --cpu-only keeps it off.

@@ -98,8 +98,8 @@ def compare(
     from ragperf.cli.diff import render, show_report
     from ragperf.cli.progress import CompareProgress
     from ragperf.config import load_config
-    from ragperf.run.compare import CompareRequest, execute_compare
-    from ragperf.run.runner import RunRequest, Silent
+    from ragperf.engine.compare import CompareRequest, execute_compare
+    from ragperf.engine.runner import RunRequest, Silent
     from ragperf.schema.io import atomic_write_text
 
     default, per_metric = checked_settings(threshold, alpha, min_ms)

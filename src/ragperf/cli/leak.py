@@ -59,9 +59,9 @@ def leak(
     from ragperf.analysis.verdicts import overall
     from ragperf.cli.progress import RunProgress
     from ragperf.config import load_config
+    from ragperf.engine.runner import RunRequest, execute
     from ragperf.memory.settings import LeakSettings
     from ragperf.renderers.terminal import render_memory
-    from ragperf.run.runner import RunRequest, execute
 
     config_path = locate_config(config)
     cfg = load_config(config_path)

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import TaskID
 
-    from ragperf.run.events import Event
-    from ragperf.run.runner import RunOutcome, RunRequest
+    from ragperf.engine.events import Event
+    from ragperf.engine.runner import RunOutcome, RunRequest
 
 __all__ = ["PhasedProgress", "profile"]
 
@@ -74,7 +74,7 @@ class PhasedProgress:
 
     def event(self, event: Event) -> None:
         """Advance the current phase on each worker event."""
-        from ragperf.run.events import QueryBatch, Ready, Teardown, Warmup
+        from ragperf.engine.events import QueryBatch, Ready, Teardown, Warmup
 
         if self._current is None:
             return
@@ -97,7 +97,7 @@ class PhasedProgress:
 
 def _run_phases(phases: list[_Phase], display: PhasedProgress | None) -> tuple[list[RunOutcome], RagperfError | None]:
     """Run the phases in order; an interrupted or failed phase ends the sequence (what ran is kept)."""
-    from ragperf.run.runner import execute
+    from ragperf.engine.runner import execute
 
     outcomes: list[RunOutcome] = []
     for phase in phases:
@@ -153,11 +153,11 @@ def profile(
     from ragperf.analysis.verdicts import overall
     from ragperf.cli.report import format_for, load_report_config, write_report
     from ragperf.config import load_config
+    from ragperf.engine.runner import RunRequest
     from ragperf.errors import ConfigError
     from ragperf.memory.settings import LeakSettings
     from ragperf.outputs import check_output, file_stamp, safe_name
     from ragperf.renderers.base import assemble
-    from ragperf.run.runner import RunRequest
 
     if 0 < leak_iterations < 5:
         raise ConfigError("--leak-iterations: a trend needs at least 5 iterations; pass 5 or more, or 0 to skip")

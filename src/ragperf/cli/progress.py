@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ragperf.run.events import QueryBatch, Ready, Teardown, Warmup
+from ragperf.engine.events import QueryBatch, Ready, Teardown, Warmup
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import TaskID
 
-    from ragperf.run.events import Event
+    from ragperf.engine.events import Event
 
 __all__ = ["CompareProgress", "RunProgress", "query_bar"]
 

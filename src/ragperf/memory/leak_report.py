@@ -15,9 +15,9 @@ from ragperf.units import BYTES_PER_MB, to_mb
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from ragperf.engine.events import LeakSites, MemoryReading
     from ragperf.memory.settings import LeakSettings
     from ragperf.memory.trend import Fit
-    from ragperf.run.events import LeakSites, MemoryReading
 
 __all__ = ["build_leak_report"]
 

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ragperf.config import Targets
+    from ragperf.engine.events import MemoryBaseline, MemoryReading, StageReading
     from ragperf.memory.peaks import WorkingPeaks
-    from ragperf.run.events import MemoryBaseline, MemoryReading, StageReading
 
 __all__ = ["build_memory_report", "stage_readings", "with_working_peaks", "working_stage"]
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ragperf.analysis.verdicts import judge
+from ragperf.engine.events import LeakSites, MemoryBaseline, MemoryReading
 from ragperf.memory.leak_report import build_leak_report
 from ragperf.memory.report import build_memory_report, with_working_peaks
-from ragperf.run.events import LeakSites, MemoryBaseline, MemoryReading
 from ragperf.schema.run import TargetVerdict
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ragperf.config import Targets
+    from ragperf.engine.events import Event
     from ragperf.memory.peaks import WorkingPeaks
     from ragperf.memory.settings import LeakSettings
-    from ragperf.run.events import Event
     from ragperf.schema.memory import LeakReport, MemoryReport
     from ragperf.schema.run import RunFile, RunSummary
 

@@ -6,20 +6,20 @@ import contextlib
 import gc
 from typing import TYPE_CHECKING, Any
 
+from ragperf.engine.events import LeakSites, MemoryBaseline, MemoryReading, RunWarning, SiteRecord, StageReading
 from ragperf.memory.probe import StageProbe
 from ragperf.memory.readings import MemoryReader, return_freed_memory
 from ragperf.pipeline import StageFailed
-from ragperf.run.events import LeakSites, MemoryBaseline, MemoryReading, RunWarning, SiteRecord, StageReading
 from ragperf.state import State
 from ragperf.units import BYTES_PER_MB
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from ragperf.engine.stream import Stream
     from ragperf.memory.settings import LeakSettings
     from ragperf.pipeline import Executor
     from ragperf.queries import Query
-    from ragperf.run.stream import Stream
 
 __all__ = ["MemorySession"]
 

@@ -12,9 +12,9 @@ import shutil
 from pathlib import Path
 
 from ragperf.config import load_config
+from ragperf.engine.runner import RunRequest, execute
 from ragperf.memory.settings import LeakSettings
 from ragperf.outputs import artifacts_dir
-from ragperf.run.runner import RunRequest, execute
 
 HERE = Path(__file__).parent
 RUNS = HERE.parent

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 import ragperf
 from ragperf.analysis.contention import contention_warning, machine_load
 from ragperf.analysis.summary import summarise
+from ragperf.engine.events import End, Fatal, Measuring, Note, Ready, RunWarning, SpanPaths, TeardownFailed
 from ragperf.environment import capture_environment
 from ragperf.errors import ExitCode, PipelineFailed, RagperfError
 from ragperf.interrupts import signal_name
 from ragperf.memory.sections import memory_sections
 from ragperf.queries import query_set_digest
-from ragperf.run.events import End, Fatal, Measuring, Note, Ready, RunWarning, SpanPaths, TeardownFailed
 from ragperf.schema.run import BackendInfo, RunFile, SetupTime
 from ragperf.stages import stage_infos, unmatched_span_targets
 
@@ -30,10 +30,10 @@ if TYPE_CHECKING:
     from ragperf.backends.base import Backend
     from ragperf.backends.registry import BackendEntry
     from ragperf.config import Config
+    from ragperf.engine.events import Event
+    from ragperf.engine.supervisor import Supervised
     from ragperf.memory.settings import LeakSettings
     from ragperf.queries import Query
-    from ragperf.run.events import Event
-    from ragperf.run.supervisor import Supervised
 
 __all__ = ["RunContext", "build_run_file", "pending_profile_warning"]
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ragperf.run.events import ProtocolError, QueryBatch, decode, encode
+from ragperf.engine.events import ProtocolError, QueryBatch, decode, encode
 
 if TYPE_CHECKING:
     from pathlib import Path
     from typing import TextIO
 
-    from ragperf.run.events import Event
+    from ragperf.engine.events import Event
 
 __all__ = ["Stream", "StreamFollower", "measured_in", "read_stream"]
 

@@ -15,14 +15,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from ragperf.engine.events import BlockDone, End, Fatal, Measuring
+from ragperf.engine.served import END, Block, block_command
 from ragperf.interrupts import SignalLatch
-from ragperf.run.events import BlockDone, End, Fatal, Measuring
-from ragperf.run.served import END, Block, block_command
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from ragperf.run.supervisor import Worker
+    from ragperf.engine.supervisor import Worker
 
 __all__ = ["SIDES", "Plan", "Planned", "Side", "block_plan", "drive"]
 

@@ -17,12 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ragperf.backends.registry import load_backend
-from ragperf.errors import ConfigError, ExitCode, RagperfError
-from ragperf.outputs import OutputError, RunOutput, file_stamp, process_artifacts, safe_name
-from ragperf.prctl import shared_cpus
-from ragperf.queries import query_set_digest
-from ragperf.run.interleave import SIDES, Plan, block_plan, drive
-from ragperf.run.runner import (
+from ragperf.engine.interleave import SIDES, Plan, block_plan, drive
+from ragperf.engine.runner import (
     finalise,
     finished_share,
     limits_of,
@@ -32,8 +28,12 @@ from ragperf.run.runner import (
     process_runs,
     process_shares,
 )
-from ragperf.run.supervisor import Worker
-from ragperf.run.table import TableBuilder
+from ragperf.engine.supervisor import Worker
+from ragperf.engine.table import TableBuilder
+from ragperf.errors import ConfigError, ExitCode, RagperfError
+from ragperf.outputs import OutputError, RunOutput, file_stamp, process_artifacts, safe_name
+from ragperf.prctl import shared_cpus
+from ragperf.queries import query_set_digest
 from ragperf.schema.compare import CompareBlock, CompareSide
 
 if TYPE_CHECKING:
@@ -41,10 +41,10 @@ if TYPE_CHECKING:
 
     from ragperf.backends.base import Backend
     from ragperf.config import Config
+    from ragperf.engine.interleave import Side
+    from ragperf.engine.runner import Prepared, RunOutcome, RunRequest
+    from ragperf.engine.supervisor import Progress, Supervised
     from ragperf.queries import Query
-    from ragperf.run.interleave import Side
-    from ragperf.run.runner import Prepared, RunOutcome, RunRequest
-    from ragperf.run.supervisor import Progress, Supervised
 
 __all__ = [
     "COMPARE_FOLDER",
@@ -100,7 +100,7 @@ def worker_python(config: Config, config_path: Path) -> str | None:
         raise ConfigError(f"{where}: {path} is not an executable file; give the path of a Python interpreter")
     try:
         probe = subprocess.run(  # noqa: S603 - the interpreter the user's config names, asked to import ragperf
-            [str(path), "-c", "import ragperf.run.served"],
+            [str(path), "-c", "import ragperf.engine.served"],
             capture_output=True,
             text=True,
             timeout=_PROBE_TIMEOUT_S,

@@ -1,4 +1,4 @@
-"""What the parent hands the worker: one JSON file, read by `python -m ragperf.run.worker`."""
+"""What the parent hands the worker: one JSON file, read by `python -m ragperf.engine.worker`."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class WorkerSpec(BaseModel):
     cpu_time: bool = False  # each stage call's thread CPU time beside its wall time
     leak: LeakSettings | None = None  # leak mode: gc between queries, then allocation-site snapshots
     # Served (`ragperf compare`): after warm-up the worker measures the blocks its parent asks for on stdin
-    # (`ragperf.run.served`) instead of `measured` queries in a row; `measured` is then the planned total.
+    # (`ragperf.engine.served`) instead of `measured` queries in a row; `measured` is then the planned total.
     served: bool = False
     # `--processes K`: this process's measured queries start at this position of the query cycle, so the K
     # processes together run the queries one process would have.

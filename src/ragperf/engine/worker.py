@@ -1,8 +1,8 @@
-"""The measuring process: `python -m ragperf.run.worker SPEC.json STREAM.jsonl`.
+"""The measuring process: `python -m ragperf.engine.worker SPEC.json STREAM.jsonl`.
 
 Imports the user's code, calls setup once, runs the warm-up queries (not measured), switches the
 backend on, runs the measured queries, switches it off, calls teardown. Every event goes to the
-stream file as it happens (`ragperf.run.events`). This module imports no typer and no rich: it
+stream file as it happens (`ragperf.engine.events`). This module imports no typer and no rich: it
 must stay light, since wrapping profilers see everything it loads.
 
 Stopping: SIGINT, SIGTERM and SIGHUP (the parent forwards what it receives; the kernel sends
@@ -25,14 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from ragperf import notes, spans, threads
 from ragperf.backends.registry import load_backend
-from ragperf.errors import ExitCode, PipelineFailed, RagperfError
-from ragperf.frameworks import registry as frameworks
-from ragperf.imported import imported_distributions, loaded_modules
-from ragperf.interrupts import STOP_SIGNALS, Interrupted, signal_name
-from ragperf.pipeline import Executor, StageFailed, build_plan
-from ragperf.prctl import die_with_parent, pin_to_cpus
-from ragperf.run.batch import BatchWriter
-from ragperf.run.events import (
+from ragperf.engine.batch import BatchWriter
+from ragperf.engine.events import (
     End,
     Fatal,
     Measuring,
@@ -44,10 +38,16 @@ from ragperf.run.events import (
     TeardownFailed,
     Warmup,
 )
-from ragperf.run.machine import usage_now
-from ragperf.run.served import served_positions
-from ragperf.run.spec import WorkerSpec
-from ragperf.run.stream import Stream
+from ragperf.engine.machine import usage_now
+from ragperf.engine.served import served_positions
+from ragperf.engine.spec import WorkerSpec
+from ragperf.engine.stream import Stream
+from ragperf.errors import ExitCode, PipelineFailed, RagperfError
+from ragperf.frameworks import registry as frameworks
+from ragperf.imported import imported_distributions, loaded_modules
+from ragperf.interrupts import STOP_SIGNALS, Interrupted, signal_name
+from ragperf.pipeline import Executor, StageFailed, build_plan
+from ragperf.prctl import die_with_parent, pin_to_cpus
 from ragperf.state import State
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m ragperf.run.worker SPEC.json STREAM.jsonl", file=sys.stderr)
+        print("usage: python -m ragperf.engine.worker SPEC.json STREAM.jsonl", file=sys.stderr)
         return ExitCode.USAGE
     spec = WorkerSpec.model_validate_json(Path(args[0]).read_text(encoding="utf-8"))
     stop = _Stop()

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
     from numpy.typing import NDArray
 
+    from ragperf.engine.events import QueryBatch
     from ragperf.queries import Query
-    from ragperf.run.events import QueryBatch
 
 __all__ = ["TableBuilder"]
 

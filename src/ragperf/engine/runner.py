@@ -23,17 +23,17 @@ from typing import TYPE_CHECKING, Any
 
 from ragperf.backends.base import BackendOutput
 from ragperf.backends.registry import load_backend
+from ragperf.engine.assemble import RunContext, build_run_file, pending_profile_warning
+from ragperf.engine.events import End, Ready
+from ragperf.engine.spec import WorkerSpec
+from ragperf.engine.supervisor import Limits, Supervised, supervise
+from ragperf.engine.table import TableBuilder
 from ragperf.environment import load_average, now_iso
 from ragperf.errors import ExitCode, RagperfError
 from ragperf.interrupts import SignalLatch
 from ragperf.memory.sections import with_profiler_peaks
 from ragperf.outputs import ARTIFACTS_SUFFIX, RunOutput, default_run_file, process_artifacts
 from ragperf.queries import Query, load_queries, locate_queries
-from ragperf.run.assemble import RunContext, build_run_file, pending_profile_warning
-from ragperf.run.events import End, Ready
-from ragperf.run.spec import WorkerSpec
-from ragperf.run.supervisor import Limits, Supervised, supervise
-from ragperf.run.table import TableBuilder
 from ragperf.schema.io import atomic_write_text, save_run
 from ragperf.schema.run import ProcessRun
 
@@ -44,9 +44,9 @@ if TYPE_CHECKING:
     from ragperf.backends.base import Backend
     from ragperf.backends.registry import BackendEntry
     from ragperf.config import Config
+    from ragperf.engine.events import Event
+    from ragperf.engine.supervisor import Progress
     from ragperf.memory.settings import LeakSettings
-    from ragperf.run.events import Event
-    from ragperf.run.supervisor import Progress
     from ragperf.schema.run import RunFile
 
 __all__ = [
@@ -259,7 +259,7 @@ def prepare(
     )
     atomic_write_text(spec_path, spec.model_dump_json())
     command = backend.wrap_command(
-        [python or sys.executable, "-m", "ragperf.run.worker", str(spec_path), str(stream_path)], artifacts
+        [python or sys.executable, "-m", "ragperf.engine.worker", str(spec_path), str(stream_path)], artifacts
     )
     context = RunContext(
         config=config,

@@ -14,13 +14,13 @@ from array import array
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 
-from ragperf.run.events import QueryBatch, QueryFailure, RunWarning, SpanPath, SpanPaths
-from ragperf.run.machine import MachineSampler
+from ragperf.engine.events import QueryBatch, QueryFailure, RunWarning, SpanPath, SpanPaths
+from ragperf.engine.machine import MachineSampler
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from ragperf.run.stream import Stream
+    from ragperf.engine.stream import Stream
     from ragperf.spans import SpanRecord
 
 __all__ = ["BatchWriter"]

@@ -17,15 +17,15 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from ragperf.engine.events import BlockDone, End, Measuring, QueryBatch, Ready, Teardown, Warmup
+from ragperf.engine.stream import StreamFollower
+from ragperf.engine.table import TableBuilder
 from ragperf.interrupts import SignalLatch
-from ragperf.run.events import BlockDone, End, Measuring, QueryBatch, Ready, Teardown, Warmup
-from ragperf.run.stream import StreamFollower
-from ragperf.run.table import TableBuilder
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ragperf.run.events import Event
+    from ragperf.engine.events import Event
 
 __all__ = ["POLL_S", "Limits", "Progress", "Supervised", "Worker", "supervise"]
 
@@ -152,7 +152,7 @@ class _Stopper:
 class Worker:
     """One worker process under supervision: started, followed, limited, stopped, and always reaped.
 
-    `supervise` drives one to its end; `ragperf.run.interleave` drives two served ones side by side. A
+    `supervise` drives one to its end; `ragperf.engine.interleave` drives two served ones side by side. A
     served worker reads its commands on stdin (`send`); between blocks it is idle, which no limit times.
     """
 

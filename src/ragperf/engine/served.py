@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, NamedTuple
 
-from ragperf.run.events import BlockDone
+from ragperf.engine.events import BlockDone
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from typing import TextIO
 
-    from ragperf.run.stream import Stream
+    from ragperf.engine.stream import Stream
 
 __all__ = ["END", "Block", "block_command", "served_positions"]
 
